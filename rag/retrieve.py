@@ -1,0 +1,123 @@
+"""Hybrid retrieval: dense (FAISS) and BM25, fused by weighted z-scores, overlaps removed."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.embedder import Embedder
+from rag.errors import QueryError
+from rag.index import Index
+
+CANDIDATES = 50  # per side, before fusion
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    chunk: Chunk
+    score: float
+    dense_score: float | None
+    lexical_score: float | None
+
+    @property
+    def source(self) -> str:
+        return self.chunk.doc_id
+
+
+def _zscores(scores: np.ndarray) -> np.ndarray:
+    std = float(scores.std())
+    if std < 1e-9:
+        return np.zeros_like(scores)
+    return (scores - float(scores.mean())) / std
+
+
+def _overlaps(a: Chunk, b: Chunk) -> bool:
+    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
+
+
+class Retriever:
+    """Searches one loaded index with one embedder. `dense_weight` 0 is BM25 alone, 1 dense."""
+
+    def __init__(self, index: Index, embedder: Embedder | None, dense_weight: float):
+        if embedder is None and dense_weight > 0:
+            raise ValueError("a dense weight above 0 needs an embedder")
+        self.index = index
+        self.embedder = embedder
+        self.dense_weight = dense_weight
+        self.last_timings: dict[str, float] = {}
+
+    def search(self, query: str, top_k: int) -> list[Hit]:
+        """The top_k fused chunks, best first, no two overlapping in the same document."""
+        if not query.strip():
+            raise QueryError(
+                "The question is empty. Ask something, e.g. rag search '主權AI是什麼？'"
+            )
+        n = max(CANDIDATES, top_k * 4)
+        t0 = time.perf_counter()
+        candidates: set[int] = set()
+        all_lexical = None
+        if self.dense_weight < 1:
+            all_lexical = self.index.bm25.scores(query)
+            top = np.argsort(-all_lexical, kind="stable")[:n]
+            candidates = {int(i) for i in top if all_lexical[i] > 0}
+        t1 = time.perf_counter()
+        dense: dict[int, float] = {}
+        if self.dense_weight > 0:
+            assert self.embedder is not None
+            vector = self.embedder.embed_query(query)
+            scores, positions = self.index.store.search(vector, n)
+            dense = {int(p): float(s) for s, p in zip(scores, positions, strict=True) if p >= 0}
+            # Score lexical-only candidates exactly too, so that both sides rank one pool.
+            missing = sorted(candidates - set(dense))
+            if missing:
+                extra = np.asarray(self.index.vectors()[missing]) @ vector
+                dense.update(zip(missing, extra.astype(float).tolist(), strict=True))
+            candidates |= set(dense)
+        lexical: dict[int, float] = {}
+        if all_lexical is not None:
+            lexical = {c: float(all_lexical[c]) for c in candidates}
+        t2 = time.perf_counter()
+        hits: list[Hit] = []
+        for position, score in fuse(dense, lexical, self.dense_weight):
+            chunk = self.index.chunks[position]
+            if any(_overlaps(chunk, h.chunk) for h in hits):
+                continue
+            hits.append(
+                Hit(len(hits) + 1, chunk, score, dense.get(position), lexical.get(position))
+            )
+            if len(hits) == top_k:
+                break
+        self.last_timings = {"lexical_s": t1 - t0, "dense_s": t2 - t1}
+        return hits
+
+
+def fuse(
+    dense: dict[int, float], lexical: dict[int, float], dense_weight: float
+) -> list[tuple[int, float]]:
+    """Weighted sum of per-side z-scores over each side's candidates, best first.
+
+    A candidate missing from one side gets that side's lowest z-score.
+    """
+    sides = []
+    for weight, scores in ((dense_weight, dense), (1 - dense_weight, lexical)):
+        if weight <= 0 or not scores:
+            continue
+        keys = list(scores)
+        z = _zscores(np.array([scores[k] for k in keys], dtype=np.float64))
+        sides.append((weight, dict(zip(keys, z.tolist(), strict=True)), float(z.min())))
+    candidates = set(dense) | set(lexical)
+    fused = {c: sum(w * zmap.get(c, floor) for w, zmap, floor in sides) for c in candidates}
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def rank_documents(hits: list[Hit]) -> list[str]:
+    """Document ids in the order of their best chunk."""
+    seen: list[str] = []
+    for hit in hits:
+        if hit.source not in seen:
+            seen.append(hit.source)
+    return seen

@@ -1,0 +1,133 @@
+"""One typed settings object. Precedence: defaults < config file < environment < CLI flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+
+CONFIG_NAME = "rag.toml"
+ENV_PREFIX = "RAG_"
+EMBEDDERS = ("e5", "hash")
+
+
+def default_home() -> Path:
+    """Per-user folder for converted models and caches (overridden by RAG_HOME)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("sovereign-rag", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Build it with `load_settings`, never by hand in library code."""
+
+    home: Path = field(default_factory=default_home)
+    corpus: Path = Path("corpus")
+    index: Path = Path("index")
+    top_k: int = 5
+    model: Path | None = None  # a GGUF; None means the default model under home
+    embedder: str = "e5"  # "e5" (multilingual-e5-small) or "hash" (no model; weak)
+    # Chunking: target characters per chunk and sentences carried over between chunks.
+    chunk_chars: int = 120
+    chunk_overlap: int = 1
+    # Hybrid fusion: weight of the dense side in z-score linear fusion (0 = BM25 only).
+    dense_weight: float = 0.7
+    embed_batch: int = 32
+    threads: int = 0  # 0 = all cores
+    max_question_chars: int = 500
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def validate(self) -> Settings:
+        if self.embedder not in EMBEDDERS:
+            raise ConfigError(
+                f"embedder must be one of {', '.join(EMBEDDERS)}, got {self.embedder!r}."
+            )
+        if self.top_k < 1 or self.top_k > 100:
+            raise ConfigError(f"top_k must be between 1 and 100, got {self.top_k}.")
+        if self.chunk_chars < 20:
+            raise ConfigError(f"chunk_chars must be at least 20, got {self.chunk_chars}.")
+        if self.chunk_overlap < 0:
+            raise ConfigError(f"chunk_overlap must be 0 or more, got {self.chunk_overlap}.")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ConfigError(f"dense_weight must be between 0 and 1, got {self.dense_weight}.")
+        if self.embed_batch < 1:
+            raise ConfigError(f"embed_batch must be at least 1, got {self.embed_batch}.")
+        return self
+
+
+def _coerce(name: str, raw: Any, where: str) -> Any:
+    """Turn a config or environment value into the field's type, naming where it came from."""
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind in ("Path", "Path | None"):
+            return None if raw in ("", None) else Path(str(raw)).expanduser()
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name} = {raw!r} is not a valid {kind}.") from None
+    return raw
+
+
+def _config_file_values(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc}. Fix or remove it.") from None
+    known = {f.name for f in fields(Settings)}
+    table = data.get("rag", data)
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting(s) {', '.join(unknown)} in {path}. Known: {', '.join(sorted(known))}."
+        )
+    values = {k: _coerce(k, v, str(path)) for k, v in table.items()}
+    # Relative paths in a config file are relative to the file, not to the working directory.
+    for key, value in values.items():
+        if isinstance(value, Path) and not value.is_absolute():
+            values[key] = path.resolve().parent / value
+    return values
+
+
+def find_config_file(env: dict[str, str]) -> Path | None:
+    """RAG_CONFIG, else ./rag.toml, else rag.toml in the user's config dir."""
+    if env.get("RAG_CONFIG"):
+        path = Path(env["RAG_CONFIG"]).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"RAG_CONFIG points at {path}, which is not a file.")
+        return path
+    local = Path(CONFIG_NAME)
+    if local.is_file():
+        return local
+    from platformdirs import user_config_dir
+
+    user = Path(user_config_dir("sovereign-rag", appauthor=False)) / CONFIG_NAME
+    return user if user.is_file() else None
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> Settings:
+    """Merge defaults, the config file, RAG_* environment variables and CLI overrides."""
+    env = dict(os.environ) if env is None else env
+    settings = Settings()
+    config = find_config_file(env)
+    if config is not None:
+        settings = replace(settings, **_config_file_values(config))
+    from_env = {}
+    for f in fields(Settings):
+        key = ENV_PREFIX + f.name.upper()
+        if key in env:
+            from_env[f.name] = _coerce(f.name, env[key], f"environment variable {key}")
+    settings = replace(settings, **from_env)
+    cli = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return replace(settings, **cli).validate()

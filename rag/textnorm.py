@@ -1,0 +1,62 @@
+"""Text normalisation for matching: width, case, whitespace and Chinese script.
+
+Stored text is never rewritten: chunks keep offsets into the decoded original, and only the
+copies used for lexical matching and embedding go through these functions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Literal
+
+Script = Literal["traditional", "simplified", "english"]
+
+_SPACE = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@lru_cache(maxsize=4)
+def _converter(config: str):  # type: ignore[no-untyped-def]
+    import opencc
+
+    return opencc.OpenCC(config)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional (or mixed) Chinese to Simplified, for matching both scripts as one."""
+    return str(_converter("t2s").convert(text))
+
+
+def to_traditional(text: str) -> str:
+    """Simplified to Traditional with Taiwan wording (OpenCC s2twp)."""
+    return str(_converter("s2twp").convert(text))
+
+
+def fold_width(text: str) -> str:
+    """Full-width Latin letters, digits and punctuation to their ASCII forms (NFKC)."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def collapse_space(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def normalize_for_match(text: str) -> str:
+    """One canonical form for lexical matching: NFKC, lower case, Simplified script."""
+    return to_simplified(fold_width(text).lower())
+
+
+def detect_script(text: str) -> Script:
+    """Guess whether a question is Traditional Chinese, Simplified Chinese or English."""
+    han = _CJK.findall(text)
+    if not han:
+        return "english"
+    joined = "".join(han)
+    simplified = to_simplified(joined)
+    traditional = to_traditional(joined)
+    # Characters that change under t2s are Traditional-only; under s2t, Simplified-only.
+    trad_only = sum(a != b for a, b in zip(joined, simplified, strict=False))
+    simp_only = sum(a != b for a, b in zip(joined, traditional, strict=False))
+    return "simplified" if simp_only > trad_only else "traditional"

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.chunking import chunk_document, split_sentences
+from rag.documents import Document, load_corpus
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def _doc(text: str) -> Document:
+    return Document(id="d.txt", text=text, sha256="x", encoding="utf-8")
+
+
+@pytest.mark.parametrize(("target", "overlap"), [(40, 0), (120, 1), (300, 2)])
+def test_chunk_text_is_the_original_span(target: int, overlap: int) -> None:
+    for doc in load_corpus(CORPUS).documents:
+        chunks = chunk_document(doc, target, overlap)
+        assert chunks
+        for chunk in chunks:
+            assert doc.text[chunk.start : chunk.end] == chunk.text
+            assert chunk.text == chunk.text.strip()
+        # Every non-space character of the document lies in some chunk.
+        covered = set()
+        for chunk in chunks:
+            covered.update(range(chunk.start, chunk.end))
+        missing = [i for i, c in enumerate(doc.text) if not c.isspace() and i not in covered]
+        assert missing == []
+
+
+def test_sentences_end_at_chinese_and_ascii_punctuation() -> None:
+    text = "第一句。第二句！「第三句？」Fourth one. Fifth!\n第六句"
+    spans = [text[s:e] for s, e in split_sentences(text)]
+    assert spans == ["第一句。", "第二句！", "「第三句？」", "Fourth one.", "Fifth!", "第六句"]
+
+
+def test_sentences_are_not_cut_unless_too_long() -> None:
+    text = "甲" * 30 + "。" + "乙" * 30 + "。" + "丙" * 30 + "。"
+    chunks = chunk_document(_doc(text), target_chars=70, overlap=0)
+    assert [c.text for c in chunks] == ["甲" * 30 + "。" + "乙" * 30 + "。", "丙" * 30 + "。"]
+    long_sentence = "丁" * 50 + "，" + "戊" * 50 + "。"
+    pieces = chunk_document(_doc(long_sentence), target_chars=60, overlap=0)
+    assert [c.text for c in pieces] == ["丁" * 50 + "，", "戊" * 50 + "。"]
+
+
+def test_overlap_carries_sentences() -> None:
+    text = "一一一。二二二。三三三。四四四。"
+    chunks = chunk_document(_doc(text), target_chars=8, overlap=1)
+    assert [c.text for c in chunks] == ["一一一。二二二。", "二二二。三三三。", "三三三。四四四。"]
+
+
+def test_table_rows_stay_whole_and_know_their_header() -> None:
+    text = (
+        "前言。\n| 排名 | 主機 | Rmax |\n|---|---|---|\n"
+        "| 29 | Nano4 (晶創26) | 81.55 |\n| 46 | Ublink | 45.82 |\n後記。"
+    )
+    chunks = chunk_document(_doc(text), target_chars=30, overlap=0)
+    texts = [c.text for c in chunks]
+    assert "| 29 | Nano4 (晶創26) | 81.55 |" in texts
+    row = next(c for c in chunks if c.text.startswith("| 29"))
+    assert row.context == "| 排名 | 主機 | Rmax |"
+    assert next(c for c in chunks if c.text.startswith("前言")).context == ""

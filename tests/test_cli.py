@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def hash_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_EMBEDDER", "hash")
+    # The hashing embedder is weak; lean on BM25 as a user of it would.
+    monkeypatch.setenv("RAG_DENSE_WEIGHT", "0.3")
+
+
+def test_index_then_search_json(hash_env: None, tiny_corpus: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index", "idx"])
+    assert result.exit_code == 0, result.output
+    assert "Indexed 3 documents" in result.output
+    result = runner.invoke(app, ["search", "滷肉飯多少錢", "--index", "idx", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["query"] == "滷肉飯多少錢"
+    first = payload["results"][0]
+    assert first["source"] == "food.txt" and first["rank"] == 1
+    assert {"start", "end", "text", "score"} <= set(first)
+
+
+def test_index_json_lists_skipped_files(hash_env: None, tiny_corpus: Path) -> None:
+    (tiny_corpus / "blank.txt").write_bytes(b"")
+    result = runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index", "i", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["skipped"] == [{"path": "blank.txt", "reason": "empty file"}]
+    assert payload["documents"] == 3
+
+
+def test_search_without_index_tells_what_to_do(hash_env: None) -> None:
+    result = runner.invoke(app, ["search", "主權AI", "--index", "nowhere"])
+    assert result.exit_code == 1
+    assert "rag index" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_empty_question_and_missing_corpus(hash_env: None, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["search", "   "])
+    assert result.exit_code != 0 and "empty" in result.output
+    result = runner.invoke(app, ["index", "--corpus", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_bad_setting_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_TOP_K", "lots")
+    result = runner.invoke(app, ["search", "主權AI"])
+    assert result.exit_code == 2 and "RAG_TOP_K" in result.output
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from typer.testing import CliRunner; from rag.cli import app; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+        "heavy = [m for m in ('torch', 'llama_cpp', 'sentence_transformers', 'faiss') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

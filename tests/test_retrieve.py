@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from rag.chunking import Chunk
+from rag.retrieve import _overlaps, fuse
+
+
+def test_weight_zero_is_lexical_order() -> None:
+    dense = {1: 0.9, 2: 0.5, 3: 0.1}
+    lexical = {3: 12.0, 2: 5.0, 1: 1.0}
+    assert [c for c, _ in fuse(dense, lexical, 0.0)] == [3, 2, 1]
+    assert [c for c, _ in fuse(dense, lexical, 1.0)] == [1, 2, 3]
+
+
+def test_agreement_beats_one_strong_side() -> None:
+    dense = {1: 0.90, 2: 0.85, 3: 0.20, 4: 0.10}
+    lexical = {2: 9.0, 5: 10.0, 6: 1.0, 7: 0.5}
+    order = [c for c, _ in fuse(dense, lexical, 0.5)]
+    assert order[0] == 2
+
+
+def test_candidate_missing_from_a_side_gets_its_floor() -> None:
+    fused = dict(fuse({1: 0.9, 2: 0.1}, {3: 5.0, 4: 1.0}, 0.5))
+    assert set(fused) == {1, 2, 3, 4}
+    assert fused[1] == fused[3]
+
+
+def test_empty_lexical_side_leaves_dense_order() -> None:
+    assert [c for c, _ in fuse({1: 0.2, 2: 0.8}, {}, 0.3)] == [2, 1]
+
+
+def test_overlap_is_per_document() -> None:
+    a = Chunk("a", "d1", 0, 10, "x" * 10)
+    b = Chunk("b", "d1", 5, 15, "x" * 10)
+    c = Chunk("c", "d2", 5, 15, "x" * 10)
+    d = Chunk("d", "d1", 10, 20, "x" * 10)
+    assert _overlaps(a, b) and not _overlaps(a, c) and not _overlaps(a, d)
