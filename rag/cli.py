@@ -203,9 +203,9 @@ def models_prepare() -> None:
 
 @app.command("eval")
 def eval_cmd(
-    eval_file: Annotated[
-        Path, typer.Option("--eval-file", help="JSONL questions.")
-    ] = Path("eval/questions.jsonl"),
+    eval_file: Annotated[Path, typer.Option("--eval-file", help="JSONL questions.")] = Path(
+        "eval/questions.jsonl"
+    ),
     index_dir: IndexOpt = None,
     top_k: TopKOpt = None,
     dense_weight: Annotated[
@@ -278,7 +278,7 @@ def _print_metrics(run: dict[str, Any], k: int) -> None:
     from rich.table import Table
 
     table = Table("set", "n", "hit@1", f"hit@{k}", "MRR")
-    rows = [("all", run["metrics"])] + list(run["by_tag"].items())
+    rows = [("all", run["metrics"]), *run["by_tag"].items()]
     for name, m in rows:
         table.add_row(
             name, str(m["n"]), f"{m['hit@1']:.3f}", f"{m[f'hit@{k}']:.3f}", f"{m['mrr']:.3f}"
