@@ -49,8 +49,10 @@ class E5Embedder:
         folder = ensure_model(self._folder, progress=self.on_prepare)
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
         torch.set_num_threads(self._threads or os.cpu_count() or 1)
+        hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter the CLI
         self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
 
     def _encode(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:

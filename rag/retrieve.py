@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from rag.errors import QueryError
 from rag.index import Index
 
 CANDIDATES = 50  # per side, before fusion
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Hit:
     score: float
     dense_score: float | None
     lexical_score: float | None
+    position: int = -1  # the chunk's row in the index
 
     @property
     def source(self) -> str:
@@ -49,6 +52,27 @@ class Retriever:
         self.embedder = embedder
         self.dense_weight = dense_weight
         self.last_timings: dict[str, float] = {}
+        self._chinese_corpus: bool | None = None
+
+    def _is_chinese_corpus(self) -> bool:
+        """Whether most letters in (a sample of) the chunks are Chinese characters."""
+        if self._chinese_corpus is None:
+            sample = "".join(
+                c.text for c in self.index.chunks[:: max(1, len(self.index.chunks) // 300)]
+            )
+            letters = sum(ch.isalpha() for ch in sample)
+            self._chinese_corpus = len(_CJK.findall(sample)) > 0.5 * max(letters, 1)
+        return self._chinese_corpus
+
+    def weight_for(self, query: str) -> float:
+        """The dense weight for this query. A question with no Chinese characters over a
+        Chinese corpus shares only stray Latin tokens with it (AI, Taiwan), which misleads
+        BM25; there the dense side, which crosses languages, decides alone. Only in hybrid
+        mode: an explicit 0 or 1 is kept (ablations)."""
+        hybrid = 0 < self.dense_weight < 1
+        if hybrid and not _CJK.search(query) and self._is_chinese_corpus():
+            return 1.0
+        return self.dense_weight
 
     def search(self, query: str, top_k: int) -> list[Hit]:
         """The top_k fused chunks, best first, no two overlapping in the same document."""
@@ -57,16 +81,17 @@ class Retriever:
                 "The question is empty. Ask something, e.g. rag search '主權AI是什麼？'"
             )
         n = max(CANDIDATES, top_k * 4)
+        weight = self.weight_for(query)
         t0 = time.perf_counter()
         candidates: set[int] = set()
         all_lexical = None
-        if self.dense_weight < 1:
+        if weight < 1:
             all_lexical = self.index.bm25.scores(query)
             top = np.argsort(-all_lexical, kind="stable")[:n]
             candidates = {int(i) for i in top if all_lexical[i] > 0}
         t1 = time.perf_counter()
         dense: dict[int, float] = {}
-        if self.dense_weight > 0:
+        if weight > 0:
             assert self.embedder is not None
             vector = self.embedder.embed_query(query)
             scores, positions = self.index.store.search(vector, n)
@@ -82,12 +107,19 @@ class Retriever:
             lexical = {c: float(all_lexical[c]) for c in candidates}
         t2 = time.perf_counter()
         hits: list[Hit] = []
-        for position, score in fuse(dense, lexical, self.dense_weight):
+        for position, score in fuse(dense, lexical, weight):
             chunk = self.index.chunks[position]
             if any(_overlaps(chunk, h.chunk) for h in hits):
                 continue
             hits.append(
-                Hit(len(hits) + 1, chunk, score, dense.get(position), lexical.get(position))
+                Hit(
+                    len(hits) + 1,
+                    chunk,
+                    score,
+                    dense.get(position),
+                    lexical.get(position),
+                    position,
+                )
             )
             if len(hits) == top_k:
                 break

@@ -36,10 +36,13 @@ class Settings:
     chunk_chars: int = 120
     chunk_overlap: int = 1
     # Hybrid fusion: weight of the dense side in z-score linear fusion (0 = BM25 only).
-    dense_weight: float = 0.7
+    dense_weight: float = 0.5
     embed_batch: int = 32
     threads: int = 0  # 0 = all cores
     max_question_chars: int = 500
+    # Answering: context window and answer length of the local model.
+    n_ctx: int = 4096
+    max_tokens: int = 256
 
     @property
     def models_dir(self) -> Path:

@@ -12,7 +12,7 @@ CORPUS = REPO / "corpus"
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the user's config, models or index by accident."""
     for name in list(__import__("os").environ):
-        if name.startswith("RAG_"):
+        if name.startswith("RAG_") and name != "RAG_TEST_HOME":
             monkeypatch.delenv(name)
     monkeypatch.setenv("RAG_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))

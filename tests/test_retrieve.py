@@ -34,3 +34,16 @@ def test_overlap_is_per_document() -> None:
     c = Chunk("c", "d2", 5, 15, "x" * 10)
     d = Chunk("d", "d1", 10, 20, "x" * 10)
     assert _overlaps(a, b) and not _overlaps(a, c) and not _overlaps(a, d)
+
+
+def test_latin_question_over_chinese_corpus_goes_dense(tiny_corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from rag.embedder import HashEmbedder
+    from rag.index import build_index, load_index
+    from rag.retrieve import Retriever
+
+    build_index(tiny_corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
+    index = load_index(tmp_path / "idx")
+    hybrid = Retriever(index, HashEmbedder(), 0.5)
+    assert hybrid.weight_for("Who runs Taiwan AI Cloud?") == 1.0
+    assert hybrid.weight_for("台智雲的總經理是誰？") == 0.5
+    assert Retriever(index, HashEmbedder(), 0.0).weight_for("Who runs it?") == 0.0
