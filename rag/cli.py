@@ -171,6 +171,135 @@ def search(
         out.print("   " + " ".join(h.chunk.text.split()), highlight=False)
 
 
+ModelOpt = Annotated[
+    Path | None, typer.Option("--model", help="A GGUF chat model [default: the bundled Qwen].")
+]
+NoLlmOpt = Annotated[
+    bool, typer.Option("--no-llm", help="Answer with the best retrieved sentences, no model.")
+]
+
+
+def _answerer(settings: Settings, no_llm: bool, quiet: bool) -> Any:
+    """Retriever plus generator, both loaded once; falls back to extractive answers (with a
+    notice) when the default model or llama-cpp-python is not available."""
+    from rag.answer import Answerer
+    from rag.errors import ModelError
+    from rag.index import load_index
+    from rag.retrieve import Retriever
+
+    say = (lambda _msg: None) if quiet else (lambda msg: err.print(msg, highlight=False))
+    embedder = _embedder(settings, say)
+    loaded = load_index(settings.index, embedder.model_id)
+    retriever = Retriever(loaded, embedder, settings.dense_weight)
+    generator = None
+    if not no_llm:
+        from rag.generator import LlamaGenerator
+        from rag.provision import resolve_model
+
+        try:
+            path = resolve_model(settings.model, settings.models_dir)
+            generator = LlamaGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.threads)
+            generator.warm_up()
+        except ModelError as exc:
+            if settings.model is not None:
+                raise  # the user named this model: a broken one is an error, not a fallback
+            err.print(
+                f"[yellow]Notice:[/yellow] no language model ({exc}) Answering with the most "
+                "relevant sentences instead (--no-llm).",
+                highlight=False,
+            )
+            generator = None
+    return Answerer(retriever, generator, settings.top_k, settings.max_tokens)
+
+
+def _print_answer(answer: Any, streamed: str) -> None:
+    """After the streamed text: the checked answer if it differs, then the sources."""
+    if answer.mode == "llm" and answer.answer.strip() != streamed.strip():
+        note = "not supported by the passages" if answer.refused else "citations checked"
+        out.print(f"\n[bold]Checked answer[/bold] ({note}):", highlight=False)
+        out.print(answer.answer, highlight=False)
+    elif answer.mode != "llm":
+        out.print(answer.answer, highlight=False)
+    if answer.citations:
+        out.print("\n[bold]Sources[/bold]", highlight=False)
+        for c in answer.citations:
+            quote = " ".join(c.text.split())
+            out.print(f"[{c.n}] [cyan]{c.source}[/cyan] {c.start}-{c.end}", highlight=False)
+            out.print(f"    「{quote}」", highlight=False)
+    elif answer.retrieved:
+        out.print("\n[bold]Closest passages[/bold]", highlight=False)
+        for h in answer.retrieved[:3]:
+            quote = " ".join(h.chunk.text.split())
+            out.print(
+                f"[{h.rank}] [cyan]{h.source}[/cyan] {h.chunk.start}-{h.chunk.end}",
+                highlight=False,
+            )
+            out.print(f"    「{quote}」", highlight=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in any language.")],
+    index_dir: IndexOpt = None,
+    top_k: TopKOpt = None,
+    model: ModelOpt = None,
+    no_llm: NoLlmOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the indexed documents, with checked citations."""
+    with _user_errors():
+        settings = _settings(index=index_dir, top_k=top_k, model=model)
+        question = _check_question(question, settings)
+        answerer = _answerer(settings, no_llm, quiet=as_json)
+        streamed: list[str] = []
+
+        def on_token(piece: str) -> None:
+            streamed.append(piece)
+            if not as_json:
+                out.print(piece, end="", highlight=False, markup=False)
+
+        answer = answerer.ask(question, on_token=on_token)
+    if as_json:
+        out.print_json(json.dumps(answer.to_json(), ensure_ascii=False))
+        return
+    _print_answer(answer, "".join(streamed))
+
+
+@app.command()
+def chat(
+    index_dir: IndexOpt = None,
+    top_k: TopKOpt = None,
+    model: ModelOpt = None,
+    no_llm: NoLlmOpt = False,
+) -> None:
+    """Ask questions one after another; models stay loaded, follow-ups use the history."""
+    with _user_errors():
+        settings = _settings(index=index_dir, top_k=top_k, model=model)
+        answerer = _answerer(settings, no_llm, quiet=False)
+        history: list[tuple[str, str]] = []
+        streamed: list[str] = []
+
+        def on_token(piece: str) -> None:
+            streamed.append(piece)
+            out.print(piece, end="", highlight=False, markup=False)
+
+        err.print("Ask a question (empty line or Ctrl-D to quit).", highlight=False)
+        while True:
+            try:
+                question = input("\n> ").strip()
+            except EOFError:
+                break
+            if not question:
+                break
+            question = _check_question(question, settings)
+            streamed.clear()
+            answer = answerer.ask(question, on_token=on_token, history=history)
+            if answer.standalone_question and answer.standalone_question != question:
+                err.print(f"(searched for: {answer.standalone_question})", highlight=False)
+            _print_answer(answer, "".join(streamed))
+            history.append((question, answer.answer))
+
+
 def _check_question(question: str, settings: Settings) -> str:
     from rag.errors import QueryError
 

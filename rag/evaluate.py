@@ -127,6 +127,88 @@ def run_retrieval(
     return {"metrics": metrics, "by_tag": by_tag, "questions": records}
 
 
+def normalize_answer(text: str) -> str:
+    """For answer matching: one script, folded width and case, no spaces or punctuation."""
+    from rag.textnorm import normalize_for_match
+
+    return "".join(ch for ch in normalize_for_match(text) if ch.isalnum())
+
+
+def is_correct(answer: str, acceptable: list[str]) -> bool:
+    """True when a normalised acceptable answer occurs in the normalised answer."""
+    norm = normalize_answer(answer)
+    return any(a and normalize_answer(a) in norm for a in acceptable)
+
+
+def answer_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracy, refusals and document-level citation quality over answer records."""
+    answerable = [r for r in records if r["answerable"]]
+    unanswerable = [r for r in records if not r["answerable"]]
+    answered = [r for r in answerable if not r["refused"]]
+    cited = [c for r in answered for c in r["cited_sources"]]
+    good = [c for r in answered for c in r["cited_sources"] if c in r["gold_sources"]]
+    ttft = [r["ttft_s"] for r in records if r.get("ttft_s") is not None]
+    total = [r["total_s"] for r in records]
+
+    def share(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    return {
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "accuracy": share(sum(r["correct"] for r in answerable), len(answerable)),
+        "false_refusals": share(len(answerable) - len(answered), len(answerable)),
+        "refused_unanswerable": share(sum(r["refused"] for r in unanswerable), len(unanswerable)),
+        "citation_precision": share(len(good), len(cited)),
+        "answered_citing_gold": share(
+            sum(any(c in r["gold_sources"] for c in r["cited_sources"]) for r in answered),
+            len(answered),
+        ),
+        "ttft_p50_s": round(statistics.median(ttft), 3) if ttft else None,
+        "ttft_p95_s": round(_percentile(ttft, 95), 3) if ttft else None,
+        "total_p50_s": round(statistics.median(total), 3) if total else None,
+    }
+
+
+def run_answers(
+    answerer: Any,
+    questions: list[EvalQuestion],
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Ask every question through the same path as `rag ask`; one record per question."""
+    records: list[dict[str, Any]] = []
+    for i, q in enumerate(questions):
+        started = time.perf_counter()
+        answer = answerer.ask(q.question)
+        total = time.perf_counter() - started
+        records.append(
+            {
+                "id": q.id,
+                "question": q.question,
+                "answerable": q.answerable,
+                "gold_sources": q.gold_sources,
+                "answers": q.answers,
+                "tags": q.tags,
+                "retrieved": rank_documents(answer.retrieved),
+                "answer": answer.answer,
+                "raw_answer": answer.raw_answer,
+                "refused": answer.refused,
+                "citations": [vars(c) for c in answer.citations],
+                "cited_sources": sorted({c.source for c in answer.citations}),
+                "correct": (not answer.refused) and is_correct(answer.answer, q.answers),
+                "ttft_s": answer.timings.get("ttft_s"),
+                "total_s": round(total, 3),
+            }
+        )
+        if progress:
+            progress(i + 1, len(questions))
+    by_tag = {
+        tag: answer_metrics([r for r in records if tag in r["tags"]])
+        for tag in sorted({t for r in records for t in r["tags"]})
+    }
+    return {"metrics": answer_metrics(records), "by_tag": by_tag, "questions": records}
+
+
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))

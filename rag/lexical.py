@@ -56,6 +56,10 @@ QUERY_STOPWORDS = frozenset(
         "请问",
         "请",
         "一下",
+        "那个",
+        "这个",
+        "那些",
+        "这些",
         "说",
         "提到",
         "文中",
@@ -107,6 +111,17 @@ def _jieba() -> Any:
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
     return tokenizer
+
+
+def segment(text: str) -> list[str]:
+    """jieba words of the normalised (Simplified, lower-case) text, ASCII words kept whole."""
+    words: list[str] = []
+    for piece in _WORD.findall(normalize_for_match(text)):
+        if _CJK_RUN.fullmatch(piece):
+            words.extend(w for w in _jieba().lcut(piece) if w.strip())
+        else:
+            words.append(piece)
+    return words
 
 
 def tokenize(text: str, *, query: bool = False) -> list[str]:

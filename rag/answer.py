@@ -1,0 +1,341 @@
+"""Answer a question: retrieve, prompt, generate, check citations, refuse or convert script.
+
+What reaches the user is decided here, in code: the model's markers, refusals and script are
+checked or converted, never trusted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.chunking import split_sentences as split_source_sentences
+from rag.cite import (
+    SUPPORT_THRESHOLD,
+    CheckedSentence,
+    CheckResult,
+    Similarity,
+    check_citations,
+    grams,
+    relevance,
+)
+from rag.prompts import NO_LLM_NOTICE, PROMPTS, REFUSAL_MARKERS, build_messages
+from rag.retrieve import Hit, Retriever
+from rag.textnorm import Script, detect_script, normalize_for_match, to_simplified, to_traditional
+
+# e5 cosine between an English sentence and a Chinese passage: below LOW is unrelated, at
+# HIGH or above the passage says the same thing. Scaled to [0, 1] to compare with overlap.
+SEMANTIC_LOW = 0.80
+SEMANTIC_HIGH = 0.88
+# Share of a Chinese question's content that the cited passages must cover: below it the
+# passages talk about a neighbouring fact (總經理 when asked for 董事長) and the answer is
+# refused rather than trusted.
+MIN_RELEVANCE = 0.5
+
+
+class Generator(Protocol):
+    def model_info(self) -> dict[str, Any]: ...
+
+    def stream(
+        self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    source: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    script: Script
+    mode: str  # "llm" or "extractive"
+    citations: list[Citation] = field(default_factory=list)
+    sentences: list[CheckedSentence] = field(default_factory=list)
+    retrieved: list[Hit] = field(default_factory=list)
+    timings: dict[str, float | None] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    raw_answer: str = ""
+    standalone_question: str | None = None
+    relevance: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "script": self.script,
+            "mode": self.mode,
+            "citations": [vars(c) for c in self.citations],
+            "sentences": [
+                {
+                    "text": s.text,
+                    "citations": s.citations,
+                    "supported": s.supported,
+                    "repaired": s.repaired,
+                    "support": round(s.support, 3),
+                }
+                for s in self.sentences
+            ],
+            "retrieved": [
+                {
+                    "n": h.rank,
+                    "source": h.source,
+                    "start": h.chunk.start,
+                    "end": h.chunk.end,
+                    "score": round(h.score, 4),
+                    "text": h.chunk.text,
+                }
+                for h in self.retrieved
+            ],
+            "raw_answer": self.raw_answer,
+            "relevance": None if self.relevance is None else round(self.relevance, 3),
+            "timings": self.timings,
+            "model": self.model,
+        }
+
+
+def to_script(text: str, script: Script, keep: frozenset[str] = frozenset()) -> str:
+    """Write Chinese text in the question's script (Taiwan wording for Traditional).
+
+    Characters in `keep` (those of the passages) stay as written when the conversion is
+    one-to-one, so that 台灣 copied from a document does not become 臺灣.
+    """
+    if script == "english":
+        return text
+    converted = to_traditional(text) if script == "traditional" else to_simplified(text)
+    if not keep or len(converted) != len(text):
+        return converted
+    return "".join(o if o in keep else c for o, c in zip(text, converted, strict=True))
+
+
+def passage_text(hit: Hit) -> str:
+    """What the model reads for a passage: its table header if any, then its text."""
+    text = " ".join(hit.chunk.text.split())
+    return f"{hit.chunk.context} {text}" if hit.chunk.context else text
+
+
+def is_refusal(text: str) -> bool:
+    norm = normalize_for_match(text)
+    return any(marker in norm for marker in REFUSAL_MARKERS)
+
+
+@dataclass
+class Verdict:
+    refused: bool
+    reason: str
+    checked: CheckResult | None = None
+    relevance: float | None = None
+
+    @property
+    def kept(self) -> CheckResult:
+        """Only the supported sentences: what the user is shown."""
+        assert self.checked is not None
+        return CheckResult(
+            [s for s in self.checked.sentences if s.supported], self.checked.dropped_markers
+        )
+
+
+def judge(
+    question: str,
+    script: Script,
+    raw: str,
+    passages: Sequence[str],
+    threshold: float = SUPPORT_THRESHOLD,
+    min_relevance: float = MIN_RELEVANCE,
+    similarity: Similarity | None = None,
+) -> Verdict:
+    """Decide in code whether a model's answer stands: refused when the model says the
+    passages do not answer, when no sentence is supported by a cited passage, or (Chinese
+    questions) when the cited passages cover too little of what was asked. Unsupported
+    sentences are dropped from what is kept."""
+    if not raw or is_refusal(raw):
+        return Verdict(True, "model refused")
+    checked = check_citations(raw, passages, threshold, similarity, question=question)
+    if not checked.any_supported:
+        return Verdict(True, "no supported sentence", checked)
+    score = None
+    if script != "english":
+        cited = [passages[n - 1] for s in checked.sentences for n in s.citations]
+        score = max(relevance(question, p) for p in cited)
+        if score < min_relevance:
+            return Verdict(True, "cited passages do not cover the question", checked, score)
+    return Verdict(False, "supported", checked, score)
+
+
+class Answerer:
+    """Holds the retriever and (optionally) a generator; both stay loaded between questions."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        generator: Generator | None,
+        top_k: int = 4,
+        max_tokens: int = 256,
+        threshold: float = SUPPORT_THRESHOLD,
+        min_relevance: float = MIN_RELEVANCE,
+    ):
+        self.retriever = retriever
+        self.generator = generator
+        self.top_k = top_k
+        self.max_tokens = max_tokens
+        self.threshold = threshold
+        self.min_relevance = min_relevance
+
+    def ask(
+        self,
+        question: str,
+        on_token: Callable[[str], None] | None = None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Answer:
+        script = detect_script(question)
+        standalone = None
+        if history and self.generator is not None:
+            standalone = self.rewrite(question, history, script)
+        started = time.perf_counter()
+        hits = self.retriever.search(standalone or question, self.top_k)
+        retrieve_s = time.perf_counter() - started
+        if self.generator is None:
+            answer = self._extractive(question, script, hits)
+        else:
+            answer = self._generate(question, script, hits, on_token)
+        answer.standalone_question = standalone
+        answer.timings["retrieve_s"] = round(retrieve_s, 4)
+        return answer
+
+    def rewrite(self, question: str, history: Sequence[tuple[str, str]], script: Script) -> str:
+        """A follow-up question rewritten into a standalone one, using recent turns."""
+        assert self.generator is not None
+        turns = "\n".join(f"Q: {q}\nA: {a}" for q, a in list(history)[-3:])
+        prompt = PROMPTS[script].rewrite.format(history=turns, question=question)
+        pieces = self.generator.stream([{"role": "user", "content": prompt}], 64, stop=["\n"])
+        rewritten = "".join(pieces).strip().strip("「」\"'")
+        return to_script(rewritten, script) if rewritten else question
+
+    def _generate(
+        self,
+        question: str,
+        script: Script,
+        hits: list[Hit],
+        on_token: Callable[[str], None] | None,
+    ) -> Answer:
+        assert self.generator is not None
+        prompts = PROMPTS[script]
+        passages = [passage_text(h) for h in hits]
+        keep = frozenset("".join(passages)) if script == "traditional" else frozenset()
+        # The model reads the passages in the question's script: shown Traditional passages
+        # for a Simplified question, it tends to answer that the passages say nothing.
+        readable = passages
+        if script == "simplified":
+            readable = [to_script(p, script) for p in passages]
+        messages = build_messages(prompts, question, list(enumerate(readable, start=1)))
+        started = time.perf_counter()
+        first: float | None = None
+        pieces: list[str] = []
+        for piece in self.generator.stream(messages, self.max_tokens):
+            if first is None:
+                first = time.perf_counter()
+            shown = to_script(piece, script, keep)
+            pieces.append(shown)
+            if on_token:
+                on_token(shown)
+        finished = time.perf_counter()
+        raw = "".join(pieces).strip()
+        info = self.generator.model_info()
+        timings: dict[str, float | None] = {
+            "ttft_s": None if first is None else round(first - started, 3),
+            "generate_s": round(finished - started, 3),
+        }
+        last = getattr(self.generator, "last_timings", None)
+        stats = last.as_dict() if last is not None else {}
+        for key in ("tokens_per_s", "prompt_tokens", "cached_tokens", "tokens"):
+            timings[key] = stats.get(key)
+        answer = Answer(question, raw, False, script, "llm", retrieved=hits, model=info)
+        answer.raw_answer, answer.timings = raw, timings
+        verdict = judge(
+            question,
+            script,
+            raw,
+            passages,
+            self.threshold,
+            self.min_relevance,
+            self._similarity(hits),
+        )
+        answer.sentences = verdict.checked.sentences if verdict.checked else []
+        answer.relevance = verdict.relevance
+        if verdict.refused:
+            return self._refuse(answer)
+        kept = verdict.kept
+        answer.answer = kept.answer
+        answer.citations = [_citation(n, hits[n - 1]) for n in kept.cited]
+        return answer
+
+    def _refuse(self, answer: Answer) -> Answer:
+        answer.answer = PROMPTS[answer.script].refusal
+        answer.refused = True
+        answer.citations = []
+        return answer
+
+    def _similarity(self, hits: list[Hit]) -> Callable[[str, Sequence[str]], list[float]] | None:
+        """Cross-language support: e5 cosine of a sentence against the cited chunks."""
+        embedder = self.retriever.embedder
+        if embedder is None or any(h.position < 0 for h in hits):
+            return None
+        vectors = np.asarray(self.retriever.index.vectors()[[h.position for h in hits]])
+
+        def similarity(sentence: str, _passages: Sequence[str]) -> list[float]:
+            cosines = vectors @ embedder.embed_query(sentence)
+            scaled = (cosines - SEMANTIC_LOW) / (SEMANTIC_HIGH - SEMANTIC_LOW)
+            return [float(x) for x in np.clip(scaled, 0.0, 1.0)]
+
+        return similarity
+
+    def _extractive(self, question: str, script: Script, hits: list[Hit]) -> Answer:
+        """The retrieved sentences that share most with the question, each cited."""
+        wanted = grams(question)
+        scored: list[tuple[float, int, int, int]] = []  # (score, hit index, start, end)
+        for i, hit in enumerate(hits):
+            chunk = hit.chunk
+            for start, end in split_source_sentences(chunk.text):
+                overlap = len(wanted & grams(chunk.text[start:end])) / max(1, len(wanted))
+                # Earlier passages were ranked higher by retrieval: a small tie-breaking prior.
+                scored.append((overlap + 0.05 * (len(hits) - i), i, start, end))
+        scored.sort(reverse=True)
+        chosen = sorted(scored[:2], key=lambda s: (s[1], s[2]))
+        answer = Answer(question, "", False, script, "extractive", retrieved=hits)
+        if not chosen:
+            return self._refuse(answer)
+        parts, citations = [], []
+        for _, i, start, end in chosen:
+            hit = hits[i]
+            text = hit.chunk.text[start:end]
+            flat = " ".join(text.split())
+            # Quote as written when the document is already in the question's script.
+            shown = flat if detect_script(flat) == script else to_script(flat, script)
+            parts.append(f"{shown}[{hit.rank}]")
+            citations.append(
+                Citation(hit.rank, hit.source, hit.chunk.start + start, hit.chunk.start + end, text)
+            )
+        answer.answer = NO_LLM_NOTICE[script] + "\n" + "\n".join(parts)
+        answer.citations = citations
+        answer.sentences = [
+            CheckedSentence(p, [c.n], True, False, 1.0)
+            for p, c in zip(parts, citations, strict=True)
+        ]
+        return answer
+
+
+def _citation(n: int, hit: Hit) -> Citation:
+    return Citation(n, hit.source, hit.chunk.start, hit.chunk.end, hit.chunk.text)

@@ -1,0 +1,223 @@
+"""Citations checked in code: parse markers, measure each sentence's support, repair or flag.
+
+The model's own markers are a hint, never trusted: a sentence keeps a citation only if that
+passage supports it, gets the best-supporting passage when it cited none or a wrong one, and
+is marked unsupported when no passage supports it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from rag.chunking import split_sentences as split_source_sentences
+from rag.textnorm import normalize_for_match
+
+# [1] [1, 2] [1][2] [1-3] 【1】 ［1］ and the same with Chinese commas.
+_MARKER = re.compile(r"[\[【［]\s*(\d+(?:\s*[,，、\-–~]\s*\d+)*)\s*[\]】］]")
+_SENTENCE = re.compile(r"[^。！？!?\n]*(?:[。！？!?]+[」』”’\"')）]*|\n|$)|[^\n]+")
+_ENGLISH_END = re.compile(r"(?<=[a-z0-9)\]】])\.\s+(?=[A-Z\[【(\u3400-\u9fff])")
+_LEADING_MARKERS = re.compile(r"^(?:\s*[\[【［]\s*\d+(?:\s*[,，、\-–~]\s*\d+)*\s*[\]】］])+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_GRAM_SOURCE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9a-z]+(?:\.[0-9]+)?")
+
+SUPPORT_THRESHOLD = 0.5
+
+Similarity = Callable[[str, Sequence[str]], list[float]]
+
+
+@dataclass(frozen=True)
+class CheckedSentence:
+    text: str
+    citations: list[int]
+    supported: bool
+    repaired: bool
+    support: float
+
+
+@dataclass
+class CheckResult:
+    sentences: list[CheckedSentence] = field(default_factory=list)
+    dropped_markers: list[int] = field(default_factory=list)
+
+    @property
+    def answer(self) -> str:
+        """The answer text with the checked markers, unsupported sentences unmarked."""
+        return join_sentences(
+            [_attach(s.text, "".join(f"[{n}]" for n in s.citations)) for s in self.sentences]
+        )
+
+    @property
+    def cited(self) -> list[int]:
+        return sorted({n for s in self.sentences for n in s.citations})
+
+    @property
+    def any_supported(self) -> bool:
+        return any(s.supported and s.citations for s in self.sentences)
+
+
+def _attach(text: str, marks: str) -> str:
+    """Put markers before the sentence's closing punctuation."""
+    body = text.rstrip("。！？!?.")
+    return f"{body}{marks}{text[len(body) :]}"
+
+
+def parse_markers(text: str) -> list[int]:
+    """Passage numbers named by the markers in `text`, in order, ranges expanded."""
+    numbers: list[int] = []
+    for match in _MARKER.finditer(text):
+        for part in re.split(r"\s*[,，、]\s*", match.group(1)):
+            bounds = re.split(r"\s*[\-–~]\s*", part)
+            if len(bounds) == 2 and int(bounds[1]) - int(bounds[0]) < 20:
+                numbers.extend(range(int(bounds[0]), int(bounds[1]) + 1))
+            else:
+                numbers.extend(int(b) for b in bounds)
+    return numbers
+
+
+def strip_markers(text: str) -> str:
+    return re.sub(r"[ \t]*" + _MARKER.pattern, "", text)
+
+
+def split_sentences(answer: str) -> list[str]:
+    """Answer sentences (stripped) with their markers; markers written after a sentence's
+    full stop, even at the start of the next piece, stay with that sentence."""
+    answer = _ENGLISH_END.sub(lambda m: m.group(0).replace(" ", "\n", 1), answer)
+    sentences: list[str] = []
+    for piece in _SENTENCE.findall(answer):
+        piece = piece.strip()
+        lead = _LEADING_MARKERS.match(piece)
+        if lead and sentences:
+            sentences[-1] += lead.group(0).strip()
+            piece = piece[lead.end() :].strip()
+        if piece and sentences and not strip_markers(piece).strip(" \t。.，,"):
+            sentences[-1] += piece
+        elif piece:
+            sentences.append(piece)
+    return sentences
+
+
+def join_sentences(sentences: Sequence[str]) -> str:
+    """Concatenate sentences: no space after Chinese, one space after Latin text."""
+    out = ""
+    for sentence in sentences:
+        if out and (out[-1].isascii() or sentence[0].isascii()):
+            out += " "
+        out += sentence
+    return out
+
+
+def grams(text: str) -> set[str]:
+    """Character bigrams of Chinese runs (single characters for one-character runs) and
+    ASCII words and numbers, on the normalised form."""
+    out: set[str] = set()
+    for piece in _GRAM_SOURCE.findall(normalize_for_match(text)):
+        if piece[0].isascii() or len(piece) == 1:
+            out.add(piece)
+        else:
+            out.update(piece[i : i + 2] for i in range(len(piece) - 1))
+    return out
+
+
+def numbers(text: str) -> set[str]:
+    return set(_NUMBER.findall(normalize_for_match(text)))
+
+
+def windows(passage: str) -> list[str]:
+    """Each sentence of a passage and each pair of neighbours: a claim must be supported by
+    text that belongs together, not by words scattered over the passage."""
+    spans = split_source_sentences(passage)
+    if len(spans) <= 1:
+        return [passage]
+    singles = [passage[a:b] for a, b in spans]
+    pairs = [passage[spans[i][0] : spans[i + 1][1]] for i in range(len(spans) - 1)]
+    return singles + pairs
+
+
+def coverage(needle: set[str], text: str) -> float:
+    return len(needle & grams(text)) / len(needle) if needle else 0.0
+
+
+def lexical_support(sentence: str, passage: str, question: str = "") -> float:
+    """Best share of the sentence's grams found in one window of the passage; a window that
+    lacks a number the sentence states does not count (invented figures are the commonest
+    small-model error). Grams the sentence repeats from the question are left out when
+    enough remain: what must come from the passage is what the answer adds."""
+    sentence_grams = grams(sentence)
+    novel = sentence_grams - grams(question) if question else sentence_grams
+    if len(novel) >= 2:
+        sentence_grams = novel
+    wanted = numbers(sentence)
+    best = 0.0
+    for window in windows(passage):
+        if wanted <= numbers(window):
+            best = max(best, coverage(sentence_grams, window))
+    return best
+
+
+def question_grams(question: str) -> set[str]:
+    """Grams of the question's content words (question words and particles removed)."""
+    from rag.lexical import QUERY_STOPWORDS, segment
+
+    out: set[str] = set()
+    for word in segment(question):
+        if word not in QUERY_STOPWORDS:
+            out |= grams(word)
+    return out
+
+
+def relevance(question: str, passage: str) -> float:
+    """How much of the question's content one window of the passage covers."""
+    wanted = question_grams(question)
+    return max((coverage(wanted, w) for w in windows(passage)), default=0.0)
+
+
+def _is_claim(sentence: str) -> bool:
+    """A sentence with at least a few content grams; lead-ins like 「根據資料：」 are not."""
+    return not sentence.rstrip().endswith(("：", ":")) and len(grams(sentence)) >= 3
+
+
+def check_citations(
+    answer: str,
+    passages: Sequence[str],
+    threshold: float = SUPPORT_THRESHOLD,
+    similarity: Similarity | None = None,
+    question: str = "",
+) -> CheckResult:
+    """Check every sentence of `answer` against `passages` (numbered from 1)."""
+    result = CheckResult()
+    count = len(passages)
+    for raw in split_sentences(answer):
+        marked = parse_markers(raw)
+        valid = list(dict.fromkeys(n for n in marked if 1 <= n <= count))
+        result.dropped_markers.extend(n for n in marked if not 1 <= n <= count)
+        text = strip_markers(raw).strip()
+        if not _is_claim(text):
+            result.sentences.append(CheckedSentence(text, [], True, False, 0.0))
+            continue
+        scores = [lexical_support(text, p, question) for p in passages]
+        if similarity is not None and _mostly_latin(text) and not _mostly_latin(passages):
+            semantic = similarity(text, passages)
+            scores = [
+                max(s, x) if numbers(text) <= numbers(p) else s
+                for s, x, p in zip(scores, semantic, passages, strict=True)
+            ]
+        kept = [n for n in valid if scores[n - 1] >= threshold]
+        repaired = False
+        if not kept:
+            best = max(range(count), key=lambda i: scores[i]) if count else -1
+            if best >= 0 and scores[best] >= threshold:
+                kept = [best + 1]
+                repaired = True
+        elif kept != valid:
+            repaired = True
+        support = max((scores[n - 1] for n in kept), default=max(scores, default=0.0))
+        result.sentences.append(CheckedSentence(text, kept, bool(kept), repaired, support))
+    return result
+
+
+def _mostly_latin(texts: str | Sequence[str]) -> bool:
+    joined = texts if isinstance(texts, str) else "".join(texts)
+    letters = [c for c in joined if c.isalpha()]
+    return bool(letters) and sum(c.isascii() for c in letters) > 0.7 * len(letters)

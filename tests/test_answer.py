@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.answer import Answerer, is_refusal, to_script
+from rag.embedder import HashEmbedder
+from rag.index import build_index, load_index
+from rag.retrieve import Retriever
+from rag.textnorm import to_simplified
+
+
+class ScriptedGenerator:
+    """Replies with fixed text, in pieces, and records the prompts it received."""
+
+    def __init__(self, *replies: str):
+        self.replies = list(replies)
+        self.prompts: list[list[dict[str, str]]] = []
+
+    def model_info(self) -> dict[str, Any]:
+        return {"name": "scripted"}
+
+    def stream(
+        self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None
+    ) -> Iterator[str]:
+        self.prompts.append(messages)
+        reply = self.replies.pop(0)
+        for i in range(0, len(reply), 3):
+            yield reply[i : i + 3]
+
+
+@pytest.fixture
+def retriever(tiny_corpus: Path, tmp_path: Path) -> Retriever:
+    build_index(tiny_corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
+    return Retriever(load_index(tmp_path / "idx"), HashEmbedder(), 0.3)
+
+
+def _passage_number(answerer: Answerer, question: str, source: str) -> int:
+    hits = answerer.retriever.search(question, answerer.top_k)
+    return next(h.rank for h in hits if h.source == source)
+
+
+def test_supported_answer_keeps_checked_citation(retriever: Retriever) -> None:
+    question = "晶創26在TOP500排第幾名？"
+    probe = Answerer(retriever, None, top_k=3)
+    n = _passage_number(probe, question, "taiwan.txt")
+    wrong = n % 3 + 1
+    generator = ScriptedGenerator(f"國網中心的晶創26在TOP500排名第29名[{wrong}]。")
+    answerer = Answerer(retriever, generator, top_k=3)
+    streamed: list[str] = []
+    answer = answerer.ask(question, on_token=streamed.append)
+    assert not answer.refused
+    assert answer.answer == f"國網中心的晶創26在TOP500排名第29名[{n}]。"
+    assert answer.sentences[0].repaired
+    assert [c.source for c in answer.citations] == ["taiwan.txt"]
+    citation = answer.citations[0]
+    assert citation.text in (retriever.index.chunks[0].text, citation.text)
+    assert "".join(streamed).startswith("國網中心")
+    # The prompt numbers passages and ends with the rules.
+    user = generator.prompts[0][1]["content"]
+    assert "[1]" in user and user.rstrip().endswith("用繁體中文。")
+    assert question in user
+
+
+def test_invented_number_is_refused(retriever: Retriever) -> None:
+    generator = ScriptedGenerator("晶創26在TOP500排名第7名[1]。")
+    answer = Answerer(retriever, generator, top_k=3).ask("晶創26排第幾名？")
+    assert answer.refused and answer.answer == "資料中沒有相關資訊"
+    assert answer.citations == [] and answer.retrieved
+
+
+def test_model_refusal_is_in_the_question_script(retriever: Retriever) -> None:
+    generator = ScriptedGenerator("资料中没有相关信息。")
+    answer = Answerer(retriever, generator, top_k=3).ask("珍珠奶茶的发明人是谁？")
+    assert answer.refused and answer.answer == "资料中没有相关信息"
+    english = Answerer(retriever, ScriptedGenerator("I cannot answer that."), top_k=3)
+    assert english.ask("Who invented bubble tea?").answer == (
+        "The documents do not contain this information."
+    )
+
+
+def test_simplified_leaks_are_converted_for_traditional_questions(retriever: Retriever) -> None:
+    generator = ScriptedGenerator("台智雲的总经理是吳漢章[1]。")
+    answer = Answerer(retriever, generator, top_k=3).ask("台智雲的總經理是誰？")
+    assert "總經理" in answer.answer and "总" not in answer.answer
+    assert "台智雲" in answer.answer  # characters copied from the passage stay as written
+
+
+def test_simplified_question_gets_simplified_answer(retriever: Retriever) -> None:
+    generator = ScriptedGenerator("台智雲的總經理是吳漢章[1]。")
+    answer = Answerer(retriever, generator, top_k=3).ask("台智云的总经理是谁？")
+    assert answer.answer.startswith("台智云的总经理是吴汉章")
+    assert answer.answer == to_simplified(answer.answer)
+
+
+def test_extractive_answer_without_model(retriever: Retriever) -> None:
+    answer = Answerer(retriever, None, top_k=3).ask("滷肉飯大約多少錢？")
+    assert answer.mode == "extractive" and not answer.refused
+    assert any("五十元" in c.text for c in answer.citations)
+    for c in answer.citations:
+        original = (retriever.index.folder.parent.parent / "docs" / c.source).read_text(
+            encoding="utf-8"
+        )
+        assert original[c.start : c.end] == c.text
+
+
+def test_follow_up_is_rewritten_before_retrieval(retriever: Retriever) -> None:
+    generator = ScriptedGenerator("滷肉飯大約多少錢？", "滷肉飯價格大約五十元[1]。")
+    answerer = Answerer(retriever, generator, top_k=2)
+    answer = answerer.ask("那它多少錢？", history=[("台灣有什麼小吃？", "滷肉飯[1]。")])
+    assert answer.standalone_question == "滷肉飯大約多少錢？"
+    assert "滷肉飯" in generator.prompts[0][0]["content"]
+    assert answer.retrieved[0].source == "food.txt"
+
+
+def test_refusal_phrases_and_script_helper() -> None:
+    assert is_refusal("資料中沒有相關資訊。")
+    assert is_refusal("The documents do not contain this information.")
+    assert not is_refusal("總經理是吳漢章。")
+    assert to_script("国际", "traditional") == "國際"
+    assert to_script("國際", "english") == "國際"

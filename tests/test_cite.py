@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from rag.cite import check_citations, lexical_support, parse_markers, split_sentences
+
+PASSAGES = [
+    "台灣最新最快的超級電腦: 晶創26 (Nano 4) 世界排名29!",
+    "華碩雲端暨台智雲總經理吳漢章指出，主權AI的本質已經不只是技術問題。",
+    "歐盟通過了AI Act，重視合規與倫理。",
+]
+
+
+def test_marker_forms() -> None:
+    assert parse_markers("甲[1]乙【2】丙[3, 1]丁[1，2]戊［2］己[1-3]") == [
+        1,
+        2,
+        3,
+        1,
+        1,
+        2,
+        2,
+        1,
+        2,
+        3,
+    ]
+
+
+def test_marker_after_full_stop_joins_its_sentence() -> None:
+    assert split_sentences("晶創26排名第29。[1] 總經理是吳漢章。【2】") == [
+        "晶創26排名第29。[1]",
+        "總經理是吳漢章。【2】",
+    ]
+    assert split_sentences("Nano 4 ranks 29th [1]. Its score is 81.55 [1].") == [
+        "Nano 4 ranks 29th [1].",
+        "Its score is 81.55 [1].",
+    ]
+
+
+def test_correct_citation_is_kept() -> None:
+    result = check_citations("台智雲總經理是吳漢章[2]。", PASSAGES)
+    (sentence,) = result.sentences
+    assert sentence.citations == [2] and sentence.supported and not sentence.repaired
+    assert result.answer == "台智雲總經理是吳漢章[2]。"
+
+
+def test_wrong_citation_is_repaired() -> None:
+    result = check_citations("台灣最快的超級電腦晶創26世界排名29[3]。", PASSAGES)
+    (sentence,) = result.sentences
+    assert sentence.citations == [1] and sentence.repaired and sentence.supported
+
+
+def test_missing_citation_is_added_and_bad_marker_dropped() -> None:
+    result = check_citations("歐盟通過了AI Act。總經理是吳漢章[7]。", PASSAGES)
+    assert [s.citations for s in result.sentences] == [[3], [2]]
+    assert result.dropped_markers == [7]
+
+
+def test_invented_number_is_unsupported() -> None:
+    result = check_citations("晶創26世界排名第15名[1]。", PASSAGES)
+    (sentence,) = result.sentences
+    assert not sentence.supported and sentence.citations == []
+    assert not result.any_supported
+
+
+def test_script_does_not_matter_for_support() -> None:
+    assert lexical_support("台智云总经理是吴汉章", PASSAGES[1]) > 0.7
+
+
+def test_lead_in_is_not_a_claim() -> None:
+    result = check_citations("根據資料：\n總經理是吳漢章[2]。", PASSAGES)
+    assert result.sentences[0].citations == [] and result.sentences[0].supported
+    assert result.sentences[1].citations == [2]
+
+
+def test_english_uses_semantic_similarity_when_given() -> None:
+    def similarity(sentence: str, passages: object) -> list[float]:
+        return [0.1, 0.9, 0.1]
+
+    claim = "The general manager is Peter Wu [1]."
+    result = check_citations(claim, PASSAGES, similarity=similarity)
+    assert result.sentences[0].citations == [2] and result.sentences[0].repaired
+    unsupported = check_citations(claim, PASSAGES)
+    assert not unsupported.sentences[0].supported
+
+
+def test_answer_is_rebuilt_with_checked_markers() -> None:
+    result = check_citations("Nano 4 ranks 29 [3]. 總經理是吳漢章。[2]", PASSAGES)
+    assert result.answer == "Nano 4 ranks 29[1]. 總經理是吳漢章[2]。"

@@ -1,0 +1,62 @@
+"""`rag ask` end to end with the real embedding model and the default GGUF."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+from rag.textnorm import to_traditional
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def indexed(shared_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index = tmp_path_factory.mktemp("ask") / "index"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAG_HOME", str(shared_home))
+        result = CliRunner().invoke(
+            app, ["index", "--corpus", str(REPO / "corpus"), "--index", str(index)]
+        )
+    assert result.exit_code == 0, result.output
+    return index
+
+
+def _ask(question: str, index: Path, home: Path, mp: pytest.MonkeyPatch) -> dict:
+    mp.setenv("RAG_HOME", str(home))
+    result = CliRunner().invoke(app, ["ask", question, "--index", str(index), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_answer_states_the_fact_and_cites_its_document(
+    indexed: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = _ask("台灣目前最快的超級電腦在世界排第幾名？", indexed, shared_home, monkeypatch)
+    assert not answer["refused"], answer
+    assert "29" in answer["answer"]
+    assert answer["citations"], answer
+    assert {c["source"] for c in answer["citations"]} == {"002_a3962cbbc0e7db72.txt"}
+    original = (REPO / "corpus" / "002_a3962cbbc0e7db72.txt").read_text(encoding="utf-8")
+    for c in answer["citations"]:
+        assert original[c["start"] : c["end"]] == c["text"]
+    assert answer["timings"]["ttft_s"] is not None
+    # Traditional question, Traditional answer: every character that OpenCC would change to
+    # Traditional must be one the documents themselves use (台 in 台灣, say).
+    passages = "".join(r["text"] for r in answer["retrieved"])
+    leaks = [ch for ch in answer["answer"] if to_traditional(ch) != ch and ch not in passages]
+    assert leaks == [], leaks
+
+
+def test_question_the_documents_cannot_answer_is_refused(
+    indexed: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = _ask("国网中心现任主任叫什么名字？", indexed, shared_home, monkeypatch)
+    assert answer["refused"], answer
+    assert answer["answer"] == "资料中没有相关信息"
+    assert answer["citations"] == [] and answer["retrieved"]
