@@ -122,9 +122,15 @@ def to_script(text: str, script: Script, keep: frozenset[str] = frozenset()) -> 
 
 
 def passage_text(hit: Hit) -> str:
-    """What the model reads for a passage: its table header if any, then its text."""
-    text = " ".join(hit.chunk.text.split())
-    return f"{hit.chunk.context} {text}" if hit.chunk.context else text
+    """A passage as checked: its table header if any, then its text, line breaks kept."""
+    return f"{hit.chunk.context}\n{hit.chunk.text}" if hit.chunk.context else hit.chunk.text
+
+
+def prompt_text(passage: str, script: Script) -> str:
+    """A passage as the model reads it: on one line, in the question's script. Shown
+    Traditional passages for a Simplified question, the model tends to say they hold nothing."""
+    flat = " ".join(passage.split())
+    return to_script(flat, script) if script == "simplified" else flat
 
 
 def is_refusal(text: str) -> bool:
@@ -237,9 +243,7 @@ class Answerer:
         keep = frozenset("".join(passages)) if script == "traditional" else frozenset()
         # The model reads the passages in the question's script: shown Traditional passages
         # for a Simplified question, it tends to answer that the passages say nothing.
-        readable = passages
-        if script == "simplified":
-            readable = [to_script(p, script) for p in passages]
+        readable = [prompt_text(p, script) for p in passages]
         messages = build_messages(prompts, question, list(enumerate(readable, start=1)))
         started = time.perf_counter()
         first: float | None = None

@@ -115,13 +115,21 @@ def grams(text: str) -> set[str]:
     for piece in _GRAM_SOURCE.findall(normalize_for_match(text)):
         if piece[0].isascii() or len(piece) == 1:
             out.add(piece)
+            if "." in piece:  # 2025.11 also matches 2025 and 11
+                out.update(piece.split("."))
         else:
             out.update(piece[i : i + 2] for i in range(len(piece) - 1))
     return out
 
 
 def numbers(text: str) -> set[str]:
-    return set(_NUMBER.findall(normalize_for_match(text)))
+    """Numbers in the text, decimals also split at the point: 2025.11 (a date in a slide)
+    holds 2025 and 11, while 81.55 must be matched whole."""
+    found: set[str] = set()
+    for number in _NUMBER.findall(normalize_for_match(text)):
+        found.add(number)
+        found.update(number.split("."))
+    return found
 
 
 def windows(passage: str) -> list[str]:

@@ -122,3 +122,14 @@ def test_refusal_phrases_and_script_helper() -> None:
     assert not is_refusal("總經理是吳漢章。")
     assert to_script("国际", "traditional") == "國際"
     assert to_script("國際", "english") == "國際"
+
+
+def test_answer_about_a_neighbouring_fact_is_refused() -> None:
+    from rag.answer import judge
+
+    passages = ["Peter Wu (吳漢章)\n台智雲 總經理\nTCA AI大聯盟 會長"]
+    reply = "台智雲總經理是吳漢章[1]。"
+    asked_other = judge("台智雲的董事長是誰？", "traditional", reply, passages, min_relevance=0.6)
+    assert asked_other.refused and "cover" in asked_other.reason
+    asked_this = judge("台智雲的總經理是誰？", "traditional", reply, passages, min_relevance=0.6)
+    assert not asked_this.refused and asked_this.kept.cited == [1]

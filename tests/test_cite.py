@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from rag.cite import check_citations, lexical_support, parse_markers, split_sentences
+from rag.cite import (
+    check_citations,
+    coverage,
+    grams,
+    lexical_support,
+    parse_markers,
+    split_sentences,
+)
 
 PASSAGES = [
     "台灣最新最快的超級電腦: 晶創26 (Nano 4) 世界排名29!",
@@ -85,3 +92,26 @@ def test_english_uses_semantic_similarity_when_given() -> None:
 def test_answer_is_rebuilt_with_checked_markers() -> None:
     result = check_citations("Nano 4 ranks 29 [3]. 總經理是吳漢章。[2]", PASSAGES)
     assert result.answer == "Nano 4 ranks 29[1]. 總經理是吳漢章[2]。"
+
+
+def test_dates_in_slides_match_their_parts() -> None:
+    passage = "2025.11 台灣共10台上榜"
+    assert lexical_support("2025年11月台灣共10台上榜", passage) > 0.7
+    assert lexical_support("81.5分", "得分81.55") == 0.0
+
+
+def test_support_must_come_from_one_place_in_the_passage() -> None:
+    passage = (
+        "沙烏地阿拉伯成立了Humain公司。\n\n" + "其他內容。" * 10 + "\n\n黃仁勳是輝達的執行長。"
+    )
+    claim = "Humain的執行長是黃仁勳"
+    scattered = coverage(grams(claim), passage)
+    assert lexical_support(claim, passage) < scattered
+
+
+def test_restating_the_question_needs_no_support() -> None:
+    question = "會自己拆解問題、協同執行任務的AI叫什麼？"
+    passage = "這一波AI的核心是「代理式AI」（Agentic AI）。"
+    answer = "會自己拆解問題、協同執行任務的AI叫做「代理式AI」。"
+    assert lexical_support(answer, passage, question) >= 0.5
+    assert lexical_support(answer, passage) < 0.5
