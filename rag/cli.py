@@ -179,11 +179,34 @@ NoLlmOpt = Annotated[
 ]
 
 
-def _answerer(settings: Settings, no_llm: bool, quiet: bool) -> Any:
-    """Retriever plus generator, both loaded once; falls back to extractive answers (with a
-    notice) when the default model or llama-cpp-python is not available."""
-    from rag.answer import Answerer
+def _generator(settings: Settings, no_llm: bool) -> Any:
+    """The local model, loaded; None for --no-llm, or (with a notice) when the default model
+    or llama-cpp-python is not available. A model the user named must work."""
+    if no_llm:
+        return None
     from rag.errors import ModelError
+    from rag.generator import LlamaGenerator
+    from rag.provision import resolve_model
+
+    try:
+        path = resolve_model(settings.model, settings.models_dir)
+        generator = LlamaGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.threads)
+        generator.warm_up()
+    except ModelError as exc:
+        if settings.model is not None:
+            raise
+        err.print(
+            f"[yellow]Notice:[/yellow] no language model ({exc}) Answering with the most "
+            "relevant sentences instead (--no-llm).",
+            highlight=False,
+        )
+        return None
+    return generator
+
+
+def _answerer(settings: Settings, no_llm: bool, quiet: bool) -> Any:
+    """Retriever plus generator, both loaded once and kept for every question."""
+    from rag.answer import Answerer
     from rag.index import load_index
     from rag.retrieve import Retriever
 
@@ -191,24 +214,7 @@ def _answerer(settings: Settings, no_llm: bool, quiet: bool) -> Any:
     embedder = _embedder(settings, say)
     loaded = load_index(settings.index, embedder.model_id)
     retriever = Retriever(loaded, embedder, settings.dense_weight)
-    generator = None
-    if not no_llm:
-        from rag.generator import LlamaGenerator
-        from rag.provision import resolve_model
-
-        try:
-            path = resolve_model(settings.model, settings.models_dir)
-            generator = LlamaGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.threads)
-            generator.warm_up()
-        except ModelError as exc:
-            if settings.model is not None:
-                raise  # the user named this model: a broken one is an error, not a fallback
-            err.print(
-                f"[yellow]Notice:[/yellow] no language model ({exc}) Answering with the most "
-                "relevant sentences instead (--no-llm).",
-                highlight=False,
-            )
-            generator = None
+    generator = _generator(settings, no_llm)
     return Answerer(retriever, generator, settings.top_k, settings.max_tokens)
 
 
@@ -346,10 +352,15 @@ def eval_cmd(
         typer.Option("--drcd", help="A DRCD/SQuAD JSON file: index its paragraphs and ask all."),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="DRCD: first N paragraphs.")] = None,
+    answers: Annotated[
+        bool, typer.Option("--answers", help="Also answer every question as `rag ask` does.")
+    ] = False,
+    no_llm: NoLlmOpt = False,
     as_json: JsonOpt = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also save the run here.")] = None,
 ) -> None:
-    """Score retrieval on an eval set: hit@1, hit@k, MRR (document level), by tag."""
+    """Score retrieval (hit@1, hit@k, MRR, document level) and, with --answers, answers
+    (accuracy, refusals, citations, latency), overall and by tag."""
     from rich.progress import Progress
 
     from rag.evaluate import export_squad, load_eval_file, run_retrieval
@@ -384,6 +395,17 @@ def eval_cmd(
                 settings.top_k,
                 progress=lambda d, t: bar.update(task, completed=d),
             )
+            if answers:
+                from rag.answer import Answerer
+                from rag.evaluate import run_answers
+
+                answerer = Answerer(
+                    retriever, _generator(settings, no_llm), settings.top_k, settings.max_tokens
+                )
+                task = bar.add_task("Answering", total=len(questions))
+                run["answers"] = run_answers(
+                    answerer, questions, progress=lambda d, t: bar.update(task, completed=d)
+                )
     run["config"] = {
         "eval_file": str(eval_file),
         "index": str(index_path),
@@ -401,6 +423,27 @@ def eval_cmd(
         out.print_json(text)
         return
     _print_metrics(run, settings.top_k)
+    if "answers" in run:
+        _print_answer_metrics(run["answers"])
+
+
+def _print_answer_metrics(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    keys = [
+        "accuracy",
+        "false_refusals",
+        "refused_unanswerable",
+        "citation_precision",
+        "answered_citing_gold",
+        "ttft_p50_s",
+    ]
+    short = ["accuracy", "false ref.", "refused unans.", "cite prec.", "cites gold", "TTFT p50"]
+    table = Table("set", "ans.", "unans.", *short)
+    for name, m in [("all", result["metrics"]), *result["by_tag"].items()]:
+        cells = ["-" if m[k] is None else f"{m[k]:.3f}" for k in keys]
+        table.add_row(name, str(m["answerable"]), str(m["unanswerable"]), *cells)
+    out.print(table)
 
 
 def _print_metrics(run: dict[str, Any], k: int) -> None:
