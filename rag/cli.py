@@ -184,12 +184,28 @@ def _generator(settings: Settings, no_llm: bool) -> Any:
     or llama-cpp-python is not available. A model the user named must work."""
     if no_llm:
         return None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
     from rag.errors import ModelError
     from rag.generator import LlamaGenerator
     from rag.provision import resolve_model
 
     try:
-        path = resolve_model(settings.model, settings.models_dir)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("Preparing the answer model (first use)", visible=False)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, visible=True)
+
+            path = resolve_model(settings.model, settings.models_dir, progress)
         generator = LlamaGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.threads)
         generator.warm_up()
     except ModelError as exc:
@@ -377,7 +393,7 @@ def eval_cmd(
                 corpus, eval_file, paragraphs, _ = export_squad(drcd, work, limit)
                 index_path = work / "index"
                 task = bar.add_task(f"Indexing {paragraphs} paragraphs", total=None)
-                build_index(
+                built = build_index(
                     corpus,
                     index_path,
                     embedder,
@@ -415,6 +431,13 @@ def eval_cmd(
         "chunk_chars": loaded.manifest["params"]["chunk_chars"],
         "chunk_overlap": loaded.manifest["params"]["chunk_overlap"],
     }
+    if drcd is not None:
+        run["config"]["index_build"] = {
+            "documents": built.documents,
+            "chunks": built.chunks,
+            "embedded": built.embedded,
+            "seconds": round(built.seconds, 1),
+        }
     text = json.dumps(run, ensure_ascii=False, indent=1)
     if out_file is not None:
         out_file.parent.mkdir(parents=True, exist_ok=True)

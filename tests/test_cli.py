@@ -71,3 +71,24 @@ def test_help_does_not_import_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_ask_without_model_json(hash_env: None, tiny_corpus: Path) -> None:
+    assert (
+        runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index", "i"]).exit_code == 0
+    )
+    result = runner.invoke(app, ["ask", "滷肉飯多少錢？", "--index", "i", "--no-llm", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["refused"] is False and payload["mode"] == "extractive"
+    assert payload["citations"][0]["source"] == "food.txt"
+    assert {"question", "answer", "sentences", "retrieved", "timings"} <= set(payload)
+
+
+def test_ask_with_a_broken_model_file_names_it(hash_env: None, tiny_corpus: Path) -> None:
+    runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index", "i"])
+    Path("fake.gguf").write_text("not a model", encoding="utf-8")
+    result = runner.invoke(app, ["ask", "滷肉飯多少錢？", "--index", "i", "--model", "fake.gguf"])
+    assert result.exit_code == 1
+    assert "fake.gguf" in result.output and "not a GGUF" in result.output
+    assert "Traceback" not in result.output
