@@ -22,6 +22,7 @@ _LEADING_MARKERS = re.compile(r"^(?:\s*[\[【［]\s*\d+(?:\s*[,，、\-–~]\s*\
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _GRAM_SOURCE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9a-z]+(?:\.[0-9]+)?")
 
+_TABLE_ROW = re.compile(r"^\s*\|.*\||^[^\t\n]*\t")
 SUPPORT_THRESHOLD = 0.5
 
 Similarity = Callable[[str, Sequence[str]], list[float]]
@@ -140,11 +141,38 @@ def windows(passage: str) -> list[str]:
         return [passage]
     singles = [passage[a:b] for a, b in spans]
     pairs = [passage[spans[i][0] : spans[i + 1][1]] for i in range(len(spans) - 1)]
+    header = singles[0]
+    if _TABLE_ROW.match(header):
+        # A table row reads with its header: 「| 46 | Ublink |」 alone says nothing of rank.
+        return [header] + [f"{header}\n{w}" for w in singles[1:] + pairs[1:]]
     return singles + pairs
 
 
 def coverage(needle: set[str], text: str) -> float:
     return len(needle & grams(text)) / len(needle) if needle else 0.0
+
+
+def content_words(text: str) -> set[str]:
+    """jieba words that carry content: no question words or particles, no single Chinese
+    characters (mostly function words), numbers and Latin words kept."""
+    from rag.lexical import QUERY_STOPWORDS, segment
+
+    return {
+        w
+        for w in segment(text)
+        if w not in QUERY_STOPWORDS and (len(w) > 1 or w.isascii()) and any(c.isalnum() for c in w)
+    }
+
+
+def word_support(sentence: str, window: str, question: str = "") -> float:
+    """Share of the sentence's content words, beyond those of the question, that occur in the
+    window as written (substring match, so segmentation differences do not matter)."""
+    asked = normalize_for_match(question)
+    words = {w for w in content_words(sentence) if w not in asked}
+    if not words:
+        return 0.0
+    target = normalize_for_match(window)
+    return sum(w in target for w in words) / len(words)
 
 
 def lexical_support(sentence: str, passage: str, question: str = "") -> float:
@@ -153,14 +181,19 @@ def lexical_support(sentence: str, passage: str, question: str = "") -> float:
     small-model error). Grams the sentence repeats from the question are left out when
     enough remain: what must come from the passage is what the answer adds."""
     sentence_grams = grams(sentence)
-    novel = sentence_grams - grams(question) if question else sentence_grams
+    asked = normalize_for_match(question)
+    novel = {g for g in sentence_grams if g not in asked}
     if len(novel) >= 2:
         sentence_grams = novel
     wanted = numbers(sentence)
     best = 0.0
     for window in windows(passage):
         if wanted <= numbers(window):
-            best = max(best, coverage(sentence_grams, window))
+            best = max(
+                best,
+                coverage(sentence_grams, window),
+                word_support(sentence, window, question),
+            )
     return best
 
 

@@ -37,13 +37,14 @@ def _ask(question: str, index: Path, home: Path, mp: pytest.MonkeyPatch) -> dict
 def test_answer_states_the_fact_and_cites_its_document(
     indexed: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    answer = _ask("台灣目前最快的超級電腦在世界排第幾名？", indexed, shared_home, monkeypatch)
+    answer = _ask("台智雲的總經理是誰？", indexed, shared_home, monkeypatch)
     assert not answer["refused"], answer
-    assert "29" in answer["answer"]
+    assert "吳漢章" in answer["answer"]
     assert answer["citations"], answer
-    assert {c["source"] for c in answer["citations"]} == {"002_a3962cbbc0e7db72.txt"}
-    original = (REPO / "corpus" / "002_a3962cbbc0e7db72.txt").read_text(encoding="utf-8")
+    holders = {"000_a143eb185df1b7b2.txt", "002_a3962cbbc0e7db72.txt"}
+    assert {c["source"] for c in answer["citations"]} <= holders
     for c in answer["citations"]:
+        original = (REPO / "corpus" / c["source"]).read_text(encoding="utf-8")
         assert original[c["start"] : c["end"]] == c["text"]
     assert answer["timings"]["ttft_s"] is not None
     # Traditional question, Traditional answer: every character that OpenCC would change to
