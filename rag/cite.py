@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rag.chunking import split_sentences as split_source_sentences
-from rag.textnorm import normalize_for_match
+from rag.textnorm import HAN, normalize_for_match
 
 # [1] [1, 2] [1][2] [1-3] 【1】 ［1］ and the same with Chinese commas.
 _MARKER = re.compile(r"[\[【［]\s*(\d+(?:\s*[,，、\-–~]\s*\d+)*)\s*[\]】］]")
@@ -20,7 +20,7 @@ _SENTENCE = re.compile(r"[^。！？!?\n]*(?:[。！？!?]+[」』”’\"')）]
 _ENGLISH_END = re.compile(r"(?<=[a-z0-9)\]】])\.\s+(?=[A-Z\[【(\u3400-\u9fff])")
 _LEADING_MARKERS = re.compile(r"^(?:\s*[\[【［]\s*\d+(?:\s*[,，、\-–~]\s*\d+)*\s*[\]】］])+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_GRAM_SOURCE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9a-z]+(?:\.[0-9]+)?")
+_GRAM_SOURCE = re.compile(f"[{HAN}]+|[0-9a-z]+(?:\\.[0-9]+)?")
 
 _TABLE_ROW = re.compile(r"^\s*\|.*\||^[^\t\n]*\t")
 SUPPORT_THRESHOLD = 0.5

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.textnorm import HAN
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
 MAX_FILE_BYTES = 50 * 1024 * 1024
 _DATE_LEAD = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s*")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
-_HAN_OR_CJK_PUNCT = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+# Han characters plus CJK punctuation and full-width forms.
+_HAN_OR_CJK_PUNCT = re.compile(f"[\\u3000-\\u303f{HAN}\\uff00-\\uffef]")
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.textnorm import normalize_for_match
+from rag.textnorm import HAN, normalize_for_match
 
 TOKENIZER_ID = "t2s-jieba-bigram-v1"
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_WORD = re.compile(r"[0-9a-z]+(?:[.\-_][0-9a-z]+)*|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_RUN = re.compile(f"[{HAN}]+")
+_WORD = re.compile(f"[0-9a-z]+(?:[.\\-_][0-9a-z]+)*|[{HAN}]+")
 # Question words and particles carry no topic; dropping them from queries keeps BM25 from
 # preferring passages that merely contain 什么 or 哪. Simplified forms: queries are t2s'd first.
 QUERY_STOPWORDS = frozenset(

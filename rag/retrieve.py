@@ -12,9 +12,9 @@ from rag.chunking import Chunk
 from rag.embedder import Embedder
 from rag.errors import QueryError
 from rag.index import Index
+from rag.textnorm import HAN, has_han
 
 CANDIDATES = 50  # per side, before fusion
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Retriever:
                 c.text for c in self.index.chunks[:: max(1, len(self.index.chunks) // 300)]
             )
             letters = sum(ch.isalpha() for ch in sample)
-            self._chinese_corpus = len(_CJK.findall(sample)) > 0.5 * max(letters, 1)
+            self._chinese_corpus = len(re.findall(f"[{HAN}]", sample)) > 0.5 * max(letters, 1)
         return self._chinese_corpus
 
     def weight_for(self, query: str) -> float:
@@ -70,7 +70,7 @@ class Retriever:
         BM25; there the dense side, which crosses languages, decides alone. Only in hybrid
         mode: an explicit 0 or 1 is kept (ablations)."""
         hybrid = 0 < self.dense_weight < 1
-        if hybrid and not _CJK.search(query) and self._is_chinese_corpus():
+        if hybrid and not has_han(query) and self._is_chinese_corpus():
             return 1.0
         return self.dense_weight
 

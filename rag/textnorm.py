@@ -14,7 +14,10 @@ from typing import Literal
 Script = Literal["traditional", "simplified", "english"]
 
 _SPACE = re.compile(r"\s+")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Han characters (CJK unified ideographs, extension A, compatibility): one definition for
+# every module that tells Chinese text from the rest.
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{HAN}]")
 
 
 @lru_cache(maxsize=4)
@@ -46,6 +49,10 @@ def collapse_space(text: str) -> str:
 def normalize_for_match(text: str) -> str:
     """One canonical form for lexical matching: NFKC, lower case, Simplified script."""
     return to_simplified(fold_width(text).lower())
+
+
+def has_han(text: str) -> bool:
+    return _CJK.search(text) is not None
 
 
 def detect_script(text: str) -> Script:
