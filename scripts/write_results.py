@@ -81,7 +81,7 @@ def by_tag(result: dict, k: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--drcd", default=str(REPO.parent / "shared/datasets/drcd/DRCD_dev.json"))
+    parser.add_argument("--drcd", default="../shared/datasets/drcd/DRCD_dev.json")
     parser.add_argument("--skip-drcd", action="store_true")
     args = parser.parse_args()
     RUNS.mkdir(parents=True, exist_ok=True)
