@@ -327,7 +327,7 @@ def _check_question(question: str, settings: Settings) -> str:
 
     question = question.strip()
     if not question:
-        raise QueryError("The question is empty. Example: rag search '主權AI是什麼？'")
+        raise QueryError("The question is empty. Example: rag ask '主權AI是什麼？'")
     if len(question) > settings.max_question_chars:
         err.print(
             f"[yellow]Note:[/yellow] the question was {len(question)} characters; only the "

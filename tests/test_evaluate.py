@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.errors import ConfigError
+from rag.evaluate import answer_metrics, export_squad, is_correct, load_eval_file, retrieval_metrics
+
+
+def _record(**kw: object) -> dict:
+    base = {
+        "answerable": True,
+        "gold_sources": ["a.txt"],
+        "refused": False,
+        "correct": False,
+        "cited_sources": [],
+        "ttft_s": 1.0,
+        "total_s": 2.0,
+    }
+    return {**base, **kw}
+
+
+def test_retrieval_metrics_rank_of_first_gold() -> None:
+    records = [
+        {"gold_sources": ["a"], "retrieved": ["a", "b"]},
+        {"gold_sources": ["a"], "retrieved": ["b", "c", "a"]},
+        {"gold_sources": ["a", "c"], "retrieved": ["b", "c"]},
+        {"gold_sources": ["a"], "retrieved": []},
+        {"gold_sources": [], "retrieved": ["a"]},  # unanswerable: not scored
+    ]
+    m = retrieval_metrics(records, 2)
+    assert m["n"] == 4
+    assert m["hit@1"] == 0.25 and m["hit@2"] == 0.5
+    assert m["mrr"] == pytest.approx((1 + 0 + 0.5 + 0) / 4)  # MRR counts ranks within k
+
+
+def test_answer_matching_ignores_script_width_and_punctuation() -> None:
+    assert is_correct("台湾共有１０台超级电脑。", ["10台"])
+    assert is_correct("答案是 Peter Wu", ["peter wu"])
+    assert not is_correct("", ["10台"])
+    assert not is_correct("資料中沒有相關資訊", [""])
+
+
+def test_answer_metrics_when_everything_is_refused() -> None:
+    records = [_record(refused=True), _record(answerable=False, gold_sources=[], refused=True)]
+    m = answer_metrics(records)
+    assert m["accuracy"] == 0.0 and m["false_refusals"] == 1.0
+    assert m["refused_unanswerable"] == 1.0
+    assert m["citation_precision"] is None and m["answered_citing_gold"] is None
+
+
+def test_citation_precision_and_gold_share() -> None:
+    records = [
+        _record(correct=True, cited_sources=["a.txt", "b.txt"]),
+        _record(cited_sources=[]),
+        _record(answerable=False, gold_sources=[], refused=False),
+    ]
+    m = answer_metrics(records)
+    assert m["accuracy"] == 0.5
+    assert m["citation_precision"] == 0.5
+    assert m["answered_citing_gold"] == 0.5
+    assert m["refused_unanswerable"] == 0.0
+
+
+def test_bad_eval_lines_are_named(tmp_path: Path) -> None:
+    good = {
+        "id": "1",
+        "question": "q",
+        "answers": ["x"],
+        "gold_sources": ["a.txt"],
+        "answerable": True,
+    }
+    path = tmp_path / "e.jsonl"
+    path.write_text(json.dumps(good) + "\n{oops\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2"):
+        load_eval_file(path)
+    path.write_text(json.dumps(good) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"a\.txt is not a document"):
+        load_eval_file(path, ["b.txt"])
+    assert load_eval_file(path, ["a.txt"])[0].answers == ["x"]
+
+
+def test_squad_export_one_document_per_paragraph(tmp_path: Path) -> None:
+    data = {
+        "data": [
+            {
+                "title": "臺灣",
+                "paragraphs": [
+                    {
+                        "id": "p1",
+                        "context": "臺灣位於東亞。",
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "臺灣在哪？",
+                                "answers": [{"text": "東亞"}, {"text": "東亞"}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    source = tmp_path / "d.json"
+    source.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    corpus, eval_file, paragraphs, questions = export_squad(source, tmp_path / "out")
+    assert (paragraphs, questions) == (1, 1)
+    assert (corpus / "p1.txt").read_text(encoding="utf-8") == "臺灣\n臺灣位於東亞。\n"
+    record = json.loads(eval_file.read_text(encoding="utf-8"))
+    assert record["answers"] == ["東亞"] and record["gold_sources"] == ["p1.txt"]
