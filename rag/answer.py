@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from rag.cite import (
     grams,
     relevance,
 )
+from rag.generator import Generator
 from rag.prompts import NO_LLM_NOTICE, PROMPTS, REFUSAL_MARKERS, build_messages
 from rag.retrieve import Hit, Retriever
 from rag.textnorm import Script, detect_script, normalize_for_match, to_simplified, to_traditional
@@ -36,14 +37,6 @@ SEMANTIC_HIGH = 0.88
 # on eval/questions.jsonl (raw answers replayed through `judge`): 0.3 refused 11 of 15
 # unanswerable questions at 51.5% accuracy; 0 refused 9 at 57.6%; 0.5 refused 12 at 32%.
 MIN_RELEVANCE = 0.3
-
-
-class Generator(Protocol):
-    def model_info(self) -> dict[str, Any]: ...
-
-    def stream(
-        self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)
