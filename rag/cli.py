@@ -231,7 +231,7 @@ def _answerer(settings: Settings, no_llm: bool, quiet: bool) -> Any:
     loaded = load_index(settings.index, embedder.model_id)
     retriever = Retriever(loaded, embedder, settings.dense_weight)
     generator = _generator(settings, no_llm)
-    return Answerer(retriever, generator, settings.top_k, settings.max_tokens)
+    return Answerer(retriever, generator, settings.answer_k, settings.max_tokens)
 
 
 def _print_answer(answer: Any, streamed: str) -> None:
@@ -270,7 +270,7 @@ def ask(
 ) -> None:
     """Answer a question from the indexed documents, with checked citations."""
     with _user_errors():
-        settings = _settings(index=index_dir, top_k=top_k, model=model)
+        settings = _settings(index=index_dir, answer_k=top_k, model=model)
         question = _check_question(question, settings)
         answerer = _answerer(settings, no_llm, quiet=as_json)
         streamed: list[str] = []
@@ -296,7 +296,7 @@ def chat(
 ) -> None:
     """Ask questions one after another; models stay loaded, follow-ups use the history."""
     with _user_errors():
-        settings = _settings(index=index_dir, top_k=top_k, model=model)
+        settings = _settings(index=index_dir, answer_k=top_k, model=model)
         answerer = _answerer(settings, no_llm, quiet=False)
         history: list[tuple[str, str]] = []
         streamed: list[str] = []
@@ -416,7 +416,7 @@ def eval_cmd(
                 from rag.evaluate import run_answers
 
                 answerer = Answerer(
-                    retriever, _generator(settings, no_llm), settings.top_k, settings.max_tokens
+                    retriever, _generator(settings, no_llm), settings.answer_k, settings.max_tokens
                 )
                 task = bar.add_task("Answering", total=len(questions))
                 run["answers"] = run_answers(
