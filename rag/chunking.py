@@ -27,11 +27,6 @@ class Chunk:
     # Text that is not inside the span but needed to read it: a table's header row.
     context: str = ""
 
-    @property
-    def key(self) -> str:
-        """Content hash of the text alone: equal texts share one embedding."""
-        return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
-
 
 def _is_table_row(line: str) -> bool:
     stripped = line.strip()

@@ -8,6 +8,7 @@ leaves the previous index untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -187,8 +188,7 @@ def _previous_vectors(index_dir: Path, params: IndexParams) -> dict[str, np.ndar
 
 
 def _text_key(chunk: Chunk) -> str:
-    import hashlib
-
+    """Content hash of what is embedded: equal texts share one vector across builds."""
     return hashlib.sha1(embed_text(chunk).encode("utf-8")).hexdigest()
 
 
