@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import statistics
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
+from rag.metrics import (
+    answer_metrics,
+    by_tag,
+    char_f1,
+    exact_match,
+    is_correct,
+    retrieval_metrics,
+)
 from rag.retrieve import Retriever, rank_documents
+
+__all__ = ["EvalQuestion", "is_correct", "load_eval_file", "run_answers", "run_retrieval"]
 
 REQUIRED = {"id": str, "question": str, "answers": list, "gold_sources": list, "answerable": bool}
 
@@ -72,24 +82,6 @@ def load_eval_file(path: Path, known_sources: Iterable[str] | None = None) -> li
     return questions
 
 
-def retrieval_metrics(records: list[dict[str, Any]], k: int) -> dict[str, float]:
-    """hit@1, hit@k and MRR over records with gold sources (document level)."""
-    scored = [r for r in records if r["gold_sources"]]
-    if not scored:
-        return {"n": 0, "hit@1": 0.0, f"hit@{k}": 0.0, "mrr": 0.0}
-    hit1 = hitk = mrr = 0.0
-    for record in scored:
-        ranks = [
-            i + 1 for i, src in enumerate(record["retrieved"][:k]) if src in record["gold_sources"]
-        ]
-        if ranks:
-            hit1 += ranks[0] == 1
-            hitk += 1
-            mrr += 1 / ranks[0]
-    n = len(scored)
-    return {"n": n, "hit@1": hit1 / n, f"hit@{k}": hitk / n, "mrr": mrr / n}
-
-
 def run_retrieval(
     retriever: Retriever,
     questions: list[EvalQuestion],
@@ -98,12 +90,11 @@ def run_retrieval(
 ) -> dict[str, Any]:
     """Search every question; returns {"metrics", "by_tag", "questions"} with one record each."""
     records: list[dict[str, Any]] = []
-    latencies: list[float] = []
     for i, q in enumerate(questions):
         started = time.perf_counter()
         # Ask for extra chunks so that k distinct documents are usually present.
         hits = retriever.search(q.question, k * 4)
-        latencies.append(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         records.append(
             {
                 "id": q.id,
@@ -112,61 +103,15 @@ def run_retrieval(
                 "answerable": q.answerable,
                 "tags": q.tags,
                 "retrieved": rank_documents(hits)[:k],
-                "retrieve_s": round(latencies[-1], 4),
+                "retrieve_s": round(seconds, 4),
             }
         )
         if progress:
             progress(i + 1, len(questions))
-    metrics: dict[str, Any] = retrieval_metrics(records, k)
-    metrics["retrieve_p50_ms"] = round(statistics.median(latencies) * 1000, 2)
-    metrics["retrieve_p95_ms"] = round(_percentile(latencies, 95) * 1000, 2)
-    by_tag = {
-        tag: retrieval_metrics([r for r in records if tag in r["tags"]], k)
-        for tag in sorted({t for r in records for t in r["tags"]})
-    }
-    return {"metrics": metrics, "by_tag": by_tag, "questions": records}
-
-
-def normalize_answer(text: str) -> str:
-    """For answer matching: one script, folded width and case, no spaces or punctuation."""
-    from rag.textnorm import normalize_for_match
-
-    return "".join(ch for ch in normalize_for_match(text) if ch.isalnum())
-
-
-def is_correct(answer: str, acceptable: list[str]) -> bool:
-    """True when a normalised acceptable answer occurs in the normalised answer."""
-    norm = normalize_answer(answer)
-    return any(a and normalize_answer(a) in norm for a in acceptable)
-
-
-def answer_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy, refusals and document-level citation quality over answer records."""
-    answerable = [r for r in records if r["answerable"]]
-    unanswerable = [r for r in records if not r["answerable"]]
-    answered = [r for r in answerable if not r["refused"]]
-    cited = [c for r in answered for c in r["cited_sources"]]
-    good = [c for r in answered for c in r["cited_sources"] if c in r["gold_sources"]]
-    ttft = [r["ttft_s"] for r in records if r.get("ttft_s") is not None]
-    total = [r["total_s"] for r in records]
-
-    def share(part: int, whole: int) -> float | None:
-        return round(part / whole, 4) if whole else None
-
     return {
-        "answerable": len(answerable),
-        "unanswerable": len(unanswerable),
-        "accuracy": share(sum(r["correct"] for r in answerable), len(answerable)),
-        "false_refusals": share(len(answerable) - len(answered), len(answerable)),
-        "refused_unanswerable": share(sum(r["refused"] for r in unanswerable), len(unanswerable)),
-        "citation_precision": share(len(good), len(cited)),
-        "answered_citing_gold": share(
-            sum(any(c in r["gold_sources"] for c in r["cited_sources"]) for r in answered),
-            len(answered),
-        ),
-        "ttft_p50_s": round(statistics.median(ttft), 3) if ttft else None,
-        "ttft_p95_s": round(_percentile(ttft, 95), 3) if ttft else None,
-        "total_p50_s": round(statistics.median(total), 3) if total else None,
+        "metrics": retrieval_metrics(records, k),
+        "by_tag": by_tag(records, retrieval_metrics, k),
+        "questions": records,
     }
 
 
@@ -195,24 +140,25 @@ def run_answers(
                 "refused": answer.refused,
                 "citations": [vars(c) for c in answer.citations],
                 "cited_sources": sorted({c.source for c in answer.citations}),
+                "sentences": [
+                    {"text": s.text, "citations": s.citations, "supported": s.supported}
+                    for s in answer.sentences
+                ],
                 "correct": (not answer.refused) and is_correct(answer.answer, q.answers),
+                "exact_match": 0.0 if answer.refused else exact_match(answer.answer, q.answers),
+                "f1": 0.0 if answer.refused else round(char_f1(answer.answer, q.answers), 4),
+                "retrieve_s": answer.timings.get("retrieve_s"),
                 "ttft_s": answer.timings.get("ttft_s"),
                 "total_s": round(total, 3),
             }
         )
         if progress:
             progress(i + 1, len(questions))
-    by_tag = {
-        tag: answer_metrics([r for r in records if tag in r["tags"]])
-        for tag in sorted({t for r in records for t in r["tags"]})
+    return {
+        "metrics": answer_metrics(records),
+        "by_tag": by_tag(records, answer_metrics),
+        "questions": records,
     }
-    return {"metrics": answer_metrics(records), "by_tag": by_tag, "questions": records}
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def export_squad(
@@ -254,3 +200,66 @@ def export_squad(
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
                     questions += 1
     return corpus, eval_file, paragraphs, questions
+
+
+def sample_questions(questions: list[EvalQuestion], n: int, seed: int = 0) -> list[EvalQuestion]:
+    """A fixed random sample of n questions (same seed, same sample), in file order."""
+    if n >= len(questions):
+        return questions
+    chosen = set(random.Random(seed).sample(range(len(questions)), n))
+    return [q for i, q in enumerate(questions) if i in chosen]
+
+
+def load_run(path: Path) -> dict[str, Any]:
+    """A saved `rag eval --json` run."""
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"Cannot read eval run {path}: {exc}.") from None
+    if not isinstance(run, dict) or "questions" not in run or "metrics" not in run:
+        raise ConfigError(f"{path} is not a saved `rag eval --json` run.")
+    return run
+
+
+def _question_view(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per question id: what a reader compares between runs."""
+    answers = {r["id"]: r for r in run.get("answers", {}).get("questions", [])}
+    view: dict[str, dict[str, Any]] = {}
+    for r in run["questions"]:
+        a = answers.get(r["id"], {})
+        view[r["id"]] = {
+            "question": r["question"],
+            "top document": (r["retrieved"] or [None])[0],
+            "gold retrieved": bool(set(r["retrieved"]) & set(r["gold_sources"])),
+            "correct": a.get("correct"),
+            "refused": a.get("refused"),
+            "answer": a.get("answer"),
+        }
+    return view
+
+
+def compare_runs(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """What changed from run a to run b: every shared metric, and question by question the
+    retrieval and answer outcomes that differ."""
+    metrics = []
+    for section in ("metrics", "answers"):
+        ma = a.get(section, {}) if section == "metrics" else a.get(section, {}).get("metrics", {})
+        mb = b.get(section, {}) if section == "metrics" else b.get(section, {}).get("metrics", {})
+        for key in ma:
+            x, y = ma.get(key), mb.get(key)
+            if isinstance(x, int | float) and isinstance(y, int | float):
+                metrics.append({"metric": key, "a": x, "b": y, "delta": round(y - x, 4)})
+    va, vb = _question_view(a), _question_view(b)
+    changed = []
+    for qid in [q for q in va if q in vb]:
+        fields = ("top document", "gold retrieved", "correct", "refused")
+        diff = {f: [va[qid][f], vb[qid][f]] for f in fields if va[qid][f] != vb[qid][f]}
+        if diff:
+            answers = [va[qid]["answer"], vb[qid]["answer"]]
+            changed.append({"id": qid, "question": va[qid]["question"], **diff, "answer": answers})
+    return {
+        "metrics": metrics,
+        "changed": changed,
+        "only_in_a": [q for q in va if q not in vb],
+        "only_in_b": [q for q in vb if q not in va],
+    }

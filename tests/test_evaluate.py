@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ConfigError
-from rag.evaluate import answer_metrics, export_squad, is_correct, load_eval_file, retrieval_metrics
+from rag.evaluate import export_squad, load_eval_file
+from rag.metrics import answer_metrics, char_f1, exact_match, is_correct, retrieval_metrics
 
 
 def _record(**kw: object) -> dict:
@@ -16,6 +17,8 @@ def _record(**kw: object) -> dict:
         "refused": False,
         "correct": False,
         "cited_sources": [],
+        "answer": "",
+        "answers": ["吳漢章"],
         "ttft_s": 1.0,
         "total_s": 2.0,
     }
@@ -62,6 +65,42 @@ def test_citation_precision_and_gold_share() -> None:
     assert m["citation_precision"] == 0.5
     assert m["answered_citing_gold"] == 0.5
     assert m["refused_unanswerable"] == 0.0
+
+
+def test_duplicate_retrieved_documents_count_once() -> None:
+    # Several chunks of one document: the second distinct document is rank 2, not rank 3.
+    records = [{"gold_sources": ["b"], "retrieved": ["a", "a", "b"]}]
+    m = retrieval_metrics(records, 2)
+    assert m["hit@2"] == 1.0 and m["mrr"] == 0.5 and m["hit@1"] == 0.0
+
+
+def test_exact_match_and_f1_character_level() -> None:
+    assert exact_match("吳漢章[1]。", ["吳漢章"]) == 1.0  # markers and punctuation ignored
+    assert exact_match("总经理是吴汉章", ["吳漢章"]) == 0.0
+    # Longest common substring 吳漢章 (3): precision 3/7, recall 1.
+    assert char_f1("總經理是吳漢章[2]", ["吳漢章"]) == pytest.approx(2 * (3 / 7) / (3 / 7 + 1))
+    assert char_f1("", ["吳漢章"]) == 0.0 and exact_match("", ["吳漢章"]) == 0.0
+    assert char_f1("吳漢", ["他", "吳漢章"]) == pytest.approx(0.8)  # best reference wins
+
+
+def test_empty_answer_and_no_citations() -> None:
+    m = answer_metrics([_record(answer="", cited_sources=[])])
+    assert m["accuracy"] == 0.0 and m["f1"] == 0.0 and m["exact_match"] == 0.0
+    assert m["citation_precision"] is None  # nothing cited: precision undefined, not 1
+    assert m["citation_recall"] == 0.0 and m["answered_citing_gold"] == 0.0
+
+
+def test_citation_recall_over_gold_documents_and_supported_sentences() -> None:
+    both = _record(
+        gold_sources=["a.txt", "b.txt"],
+        cited_sources=["a.txt", "c.txt"],
+        sentences=[{"supported": True}, {"supported": False}, {"supported": True}],
+    )
+    m = answer_metrics([both, _record(refused=True, sentences=[{"supported": False}])])
+    assert m["citation_recall"] == 0.5  # one of two gold documents; refused one not counted
+    assert m["citation_precision"] == 0.5
+    assert m["supported_sentences"] == pytest.approx(2 / 3, abs=1e-4)  # refused answers not counted
+    assert m["total_p50_s"] == 2.0 and m["ttft_p95_s"] == 1.0
 
 
 def test_bad_eval_lines_are_named(tmp_path: Path) -> None:
