@@ -21,6 +21,7 @@ from rag.cite import (
     Similarity,
     check_citations,
     grams,
+    named_terms,
     relevance,
 )
 from rag.generator import Generator
@@ -156,11 +157,13 @@ def judge(
     threshold: float = SUPPORT_THRESHOLD,
     min_relevance: float = MIN_RELEVANCE,
     similarity: Similarity | None = None,
+    documents: Sequence[str] | None = None,
 ) -> Verdict:
     """Decide in code whether a model's answer stands: refused when the model says the
     passages do not answer, when no sentence is supported by a cited passage, or (Chinese
-    questions) when the cited passages cover too little of what was asked. Unsupported
-    sentences are dropped from what is kept."""
+    questions) when the cited passages cover too little of what was asked or their documents
+    (`documents[i]`: the whole text of passage i's document) never mention a term the question
+    names. Unsupported sentences are dropped from what is kept."""
     if not raw or is_refusal(raw):
         return Verdict(True, "model refused")
     checked = check_citations(raw, passages, threshold, similarity, question=question)
@@ -168,6 +171,12 @@ def judge(
         return Verdict(True, "no supported sentence", checked)
     score = None
     if script != "english":
+        cited_ns = sorted({n for s in checked.sentences for n in s.citations})
+        scope = documents if documents is not None else passages
+        seen = "".join(normalize_for_match("".join(scope[n - 1] for n in cited_ns)).split())
+        missing = sorted(t for t in named_terms(question) if "".join(t.split()) not in seen)
+        if missing:
+            return Verdict(True, f"the cited documents never mention {', '.join(missing)}", checked)
         cited = [passages[n - 1] for s in checked.sentences for n in s.citations]
         score = max(relevance(question, p) for p in cited)
         if score < min_relevance:
@@ -193,6 +202,7 @@ class Answerer:
         self.max_tokens = max_tokens
         self.threshold = threshold
         self.min_relevance = min_relevance
+        self._documents: dict[str, str] | None = None
 
     def ask(
         self,
@@ -270,6 +280,7 @@ class Answerer:
             self.threshold,
             self.min_relevance,
             self._similarity(hits),
+            [self._document_text(h.chunk.doc_id) for h in hits],
         )
         answer.sentences = verdict.checked.sentences if verdict.checked else []
         answer.relevance = verdict.relevance
@@ -279,6 +290,15 @@ class Answerer:
         answer.answer = kept.answer
         answer.citations = [_citation(n, hits[n - 1]) for n in kept.cited]
         return answer
+
+    def _document_text(self, doc_id: str) -> str:
+        """A document's text as indexed (its chunks joined), for checks wider than a passage."""
+        if self._documents is None:
+            texts: dict[str, list[str]] = {}
+            for chunk in self.retriever.index.chunks:
+                texts.setdefault(chunk.doc_id, []).append(f"{chunk.context}\n{chunk.text}")
+            self._documents = {doc: "\n".join(parts) for doc, parts in texts.items()}
+        return self._documents.get(doc_id, "")
 
     def _refuse(self, answer: Answer) -> Answer:
         answer.answer = PROMPTS[answer.script].refusal

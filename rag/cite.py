@@ -20,6 +20,7 @@ _SENTENCE = re.compile(r"[^。！？!?\n]*(?:[。！？!?]+[」』”’\"')）]
 _ENGLISH_END = re.compile(r"(?<=[a-z0-9)\]】])\.\s+(?=[A-Z\[【(\u3400-\u9fff])")
 _LEADING_MARKERS = re.compile(r"^(?:\s*[\[【［]\s*\d+(?:\s*[,，、\-–~]\s*\d+)*\s*[\]】］])+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _GRAM_SOURCE = re.compile(f"[{HAN}]+|[0-9a-z]+(?:\\.[0-9]+)?")
 
 _TABLE_ROW = re.compile(r"^\s*\|.*\||^[^\t\n]*\t")
@@ -127,10 +128,37 @@ def numbers(text: str) -> set[str]:
     """Numbers in the text, decimals also split at the point: 2025.11 (a date in a slide)
     holds 2025 and 11, while 81.55 must be matched whole."""
     found: set[str] = set()
-    for number in _NUMBER.findall(normalize_for_match(text)):
+    # 256,960 is one number, not 256 and 960.
+    for number in _NUMBER.findall(_THOUSANDS.sub("", normalize_for_match(text))):
         found.add(number)
         found.update(number.split("."))
     return found
+
+
+_CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN_NUMBER = re.compile("[零〇一二两三四五六七八九十百千]+")
+
+
+def _cn_value(run: str) -> int:
+    """一萬 -> 1 (萬 stays a unit word), 二十五 -> 25, 一二 -> 12, 十 -> 10."""
+    if not any(c in _CN_UNITS for c in run):
+        return int("".join(str(_CN_DIGITS[c]) for c in run))
+    total = digit = 0
+    for c in run:
+        if c in _CN_UNITS:
+            total += (digit or 1) * _CN_UNITS[c]
+            digit = 0
+        else:
+            digit = _CN_DIGITS[c]
+    return total + digit
+
+
+def passage_numbers(text: str) -> set[str]:
+    """Numbers a passage states, written in digits or in Chinese numerals (一萬顆 states 1
+    as in 1萬顆): what a sentence's numbers are checked against."""
+    norm = normalize_for_match(text)
+    return numbers(norm) | {str(_cn_value(run)) for run in _CN_NUMBER.findall(norm)}
 
 
 def windows(passage: str) -> list[str]:
@@ -185,10 +213,11 @@ def lexical_support(sentence: str, passage: str, question: str = "") -> float:
     novel = {g for g in sentence_grams if g not in asked}
     if len(novel) >= 2:
         sentence_grams = novel
-    wanted = numbers(sentence)
+    # Numbers the question gives (TOP500, a year asked about) need no support.
+    wanted = numbers(sentence) - numbers(question)
     best = 0.0
     for window in windows(passage):
-        if wanted <= numbers(window):
+        if wanted <= passage_numbers(window):
             best = max(
                 best,
                 coverage(sentence_grams, window),
@@ -212,6 +241,16 @@ def relevance(question: str, passage: str) -> float:
     """How much of the question's content one window of the passage covers."""
     wanted = question_grams(question)
     return max((coverage(wanted, w) for w in windows(passage)), default=0.0)
+
+
+_NAMED = re.compile(r"[a-z][a-z0-9\-]+|[「《“\"]([^」》”\"]{2,20})[」》”\"]")
+
+
+def named_terms(question: str) -> set[str]:
+    """What a Chinese question names outright: Latin words (TAIDE, Humain) and quoted titles;
+    an answer about them needs passages that mention them."""
+    norm = normalize_for_match(question)
+    return {m.group(1) or m.group(0) for m in _NAMED.finditer(norm)}
 
 
 def _is_claim(sentence: str) -> bool:
@@ -241,7 +280,7 @@ def check_citations(
         if similarity is not None and _mostly_latin(text) and not _mostly_latin(passages):
             semantic = similarity(text, passages)
             scores = [
-                max(s, x) if numbers(text) <= numbers(p) else s
+                max(s, x) if numbers(text) - numbers(question) <= passage_numbers(p) else s
                 for s, x, p in zip(scores, semantic, passages, strict=True)
             ]
         kept = [n for n in valid if scores[n - 1] >= threshold]

@@ -251,7 +251,9 @@ def main() -> None:
         sample = ["--drcd", args.drcd, "--sample", str(args.sample)]
         drcd_answers = [
             labelled("default model", run(sample, "drcd-answers-llm", reuse)),
-            labelled("no model (--no-llm)", run([*sample, "--no-llm"], "drcd-answers-nollm", reuse)),
+            labelled(
+                "no model (--no-llm)", run([*sample, "--no-llm"], "drcd-answers-nollm", reuse)
+            ),
         ]
         doc += [
             "## DRCD dev: retrieval (1,000 paragraphs as documents, all 3,524 questions)",

@@ -133,3 +133,22 @@ def test_answer_about_a_neighbouring_fact_is_refused() -> None:
     assert asked_other.refused and "cover" in asked_other.reason
     asked_this = judge("台智雲的總經理是誰？", "traditional", reply, passages, min_relevance=0.6)
     assert not asked_this.refused and asked_this.kept.cited == [1]
+
+
+def test_answer_about_a_term_its_documents_never_mention_is_refused() -> None:
+    from rag.answer import judge
+
+    passages = ["晶創26的Rmax是81.55 PFlops。"]
+    reply = "TAIDE模型有81.55 PFlops的參數[1]。"
+    unrelated = judge("TAIDE模型有多少參數？", "traditional", reply, passages, min_relevance=0)
+    assert unrelated.refused and "taide" in unrelated.reason
+    documents = ["國科會發展了TAIDE對話引擎。晶創26的Rmax是81.55 PFlops。"]
+    same_doc = judge(
+        "TAIDE模型有多少參數？",
+        "traditional",
+        reply,
+        passages,
+        min_relevance=0,
+        documents=documents,
+    )
+    assert not same_doc.refused  # the document names TAIDE: the checks above decide

@@ -5,7 +5,9 @@ from rag.cite import (
     coverage,
     grams,
     lexical_support,
+    named_terms,
     parse_markers,
+    passage_numbers,
     split_sentences,
 )
 
@@ -115,3 +117,26 @@ def test_restating_the_question_needs_no_support() -> None:
     answer = "會自己拆解問題、協同執行任務的AI叫做「代理式AI」。"
     assert lexical_support(answer, passage, question) >= 0.5
     assert lexical_support(answer, passage) < 0.5
+
+
+def test_numbers_in_chinese_numerals_and_with_thousands_separators() -> None:
+    passage = "印度計畫建造配備至少一萬顆 GPU 的超級電腦，共有256,960個核心。"
+    assert lexical_support("印度的超級電腦至少配1萬顆GPU。", passage) >= 0.5
+    assert lexical_support("這台超級電腦共有256,960個核心。", passage) >= 0.5
+    # 256 alone is not stated: 256,960 is one number.
+    assert lexical_support("這台超級電腦有256個核心。", passage) == 0.0
+    assert passage_numbers("二十五人與十家公司") >= {"25", "10"}
+
+
+def test_numbers_the_question_gives_need_no_support() -> None:
+    passage = "台灣在越前段，能見度越高（前 100 有 3 台，前 300 有 5 台）"
+    question = "TOP500前300名裡面，台灣有幾台？"
+    answer = "TOP500前300名裡面，台灣有5台。"
+    assert lexical_support(answer, passage, question) >= 0.5
+    assert lexical_support(answer, passage) == 0.0  # 500 is nowhere in the passage
+
+
+def test_named_terms_of_a_question() -> None:
+    assert named_terms("沙烏地阿拉伯那家公司Humain的執行長是誰？") == {"humain"}
+    assert named_terms("《AI基本法》是哪一天通過的？") == {"ai基本法"}
+    assert named_terms("台智雲的總經理是誰？") == set()
