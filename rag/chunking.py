@@ -33,6 +33,9 @@ def _is_table_row(line: str) -> bool:
     return "\t" in stripped or (stripped.startswith("|") and stripped.count("|") >= 2)
 
 
+TABLE_ROW_LIMIT = 4
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
@@ -90,12 +93,15 @@ def _cut_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, in
 def chunk_document(doc: Document, target_chars: int, overlap: int) -> list[Chunk]:
     """Pack whole sentences into chunks of about `target_chars`, carrying `overlap` sentences.
 
-    A sentence is cut only when it alone is longer than `target_chars`.
+    A sentence is cut only when it alone is longer than `target_chars`; a table row only when
+    it is longer than TABLE_ROW_LIMIT times that (a row cut in two loses its meaning).
     """
     text = doc.text
     sentences: list[tuple[int, int]] = []
     for start, end in split_sentences(text):
-        sentences.extend(_cut_long(text, start, end, target_chars))
+        row = _is_table_row(text[start:end])
+        limit = target_chars * TABLE_ROW_LIMIT if row else target_chars
+        sentences.extend(_cut_long(text, start, end, limit))
     chunks: list[Chunk] = []
     i = 0
     while i < len(sentences):

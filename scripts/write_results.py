@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--skip-drcd", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="read runs already saved")
     parser.add_argument("--sample", type=int, default=200, help="DRCD questions answered")
+    parser.add_argument("--note", default="", help="a remark printed under the heading")
     args = parser.parse_args()
     RUNS.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "rag", "index"], cwd=REPO, check=True)
@@ -198,6 +199,7 @@ def main() -> None:
         "",
         DEFINITIONS,
         "",
+        *([f"Note: {args.note}", ""] if args.note else []),
         "## Bundled corpus, `eval/questions.jsonl`: retrieval",
         "",
         *retrieval_table(bundled, 5),

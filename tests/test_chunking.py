@@ -62,3 +62,16 @@ def test_table_rows_stay_whole_and_know_their_header() -> None:
     row = next(c for c in chunks if c.text.startswith("| 29"))
     assert row.context == "| 排名 | 主機 | Rmax |"
     assert next(c for c in chunks if c.text.startswith("前言")).context == ""
+
+
+def test_a_long_table_row_stays_whole() -> None:
+    row = (
+        "| 29 | Nano 4 "
+        + "ASUS ESC N8-E11V, Xeon Platinum, NVIDIA H200 " * 4
+        + "| 256,960 | 81.55 |"
+    )
+    text = "| Rank | System | Cores | Rmax |\n|---|---|---|---|\n" + row + "\n"
+    doc = Document(id="t.md", text=text, sha256="x", encoding="utf-8")
+    chunks = chunk_document(doc, 60, 0)
+    assert any(c.text == row for c in chunks)
+    assert all("256,960" not in c.text or "81.55" in c.text for c in chunks)
