@@ -726,6 +726,21 @@ def convert(dest: Path, progress: Progress | None = None, *, source: Path | None
     return dest
 
 
+def status(dest: Path) -> dict[str, Any]:
+    """What is known about the converted model in `dest` without loading it: whether it is
+    complete and passed verification when it was built (the marker says so), and with what."""
+    dest = Path(dest)
+    source = _default_source()
+    marker = _read_marker(dest)
+    return {
+        "path": str(dest),
+        "converted": _is_complete(dest, source),
+        "verification": (marker or {}).get("verification"),
+        "created": (marker or {}).get("created"),
+        "source_installed": source is not None and source.is_file(),
+    }
+
+
 def ensure_model(dest: Path, progress: Progress | None = None) -> Path:
     """Return `dest` holding the converted model, converting it first if needed."""
     return convert(dest, progress)

@@ -164,6 +164,17 @@ def ensure_default_model(
     return target
 
 
+def default_model_status(models_dir: Path) -> dict[str, Any]:
+    """Whether the default GGUF is assembled and was verified (size and sha256), without
+    hashing it again; a file with no valid marker is verified on its next use."""
+    target = Path(models_dir) / DEFAULT_MODEL_FILE
+    return {
+        "path": str(target),
+        "present": target.is_file(),
+        "verified": _marker_matches(target, DEFAULT_SIZE, DEFAULT_SHA256),
+    }
+
+
 def _assemble(
     chunks: Sequence[Path], target: Path, size: int, sha256: str, progress: Progress | None
 ) -> None:
