@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,11 @@ models_app = typer.Typer(help="Prepare and check the local models.", no_args_is_
 app.add_typer(models_app, name="models")
 
 out = Console(soft_wrap=True)
+# Progress bars and notices; --quiet silences this console.
 err = Console(stderr=True, soft_wrap=True)
+# Errors, warnings and --verbose details: never silenced.
+alerts = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("rag.cli")
 
 CorpusOpt = Annotated[
     Path | None, typer.Option("--corpus", help="Folder of documents [default: ./corpus].")
@@ -32,6 +37,37 @@ CorpusOpt = Annotated[
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [default: ./index].")]
 TopKOpt = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to return.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+class _ConsoleLog(logging.Handler):
+    """--verbose: the library's debug records on stderr, seconds since start first."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.text import Text
+
+        line = f"{record.relativeCreated / 1000:7.2f}s {record.name}: {record.getMessage()}"
+        alerts.print(Text(line, style="dim"))
+
+
+@app.callback()
+def main(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or notices; results only.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show timings and debug details.")
+    ] = False,
+) -> None:
+    """Offline question answering over Chinese documents, with cited sources."""
+    if quiet and verbose:
+        raise typer.BadParameter("use --quiet or --verbose, not both.")
+    err.quiet = quiet
+    logger = logging.getLogger("rag")
+    for handler in [h for h in logger.handlers if isinstance(h, _ConsoleLog)]:
+        logger.removeHandler(handler)
+    if verbose:
+        logger.addHandler(_ConsoleLog())
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -44,10 +80,10 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except RagError as exc:
-        err.print(f"[red]Error:[/red] {exc}", highlight=False)
+        alerts.print(f"[red]Error:[/red] {exc}", highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        err.print("Interrupted.")
+        alerts.print("Interrupted.")
         raise typer.Exit(130) from None
 
 
@@ -75,7 +111,7 @@ def index(
 
     with _user_errors():
         settings = _settings(corpus=corpus, index=index_dir)
-        quiet = as_json or not err.is_terminal
+        quiet = as_json or err.quiet or not err.is_terminal
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -110,7 +146,7 @@ def index(
         out.print_json(json.dumps(payload, ensure_ascii=False))
         return
     for path, reason in report.skipped:
-        err.print(f"[yellow]Skipped[/yellow] {path}: {reason}", highlight=False)
+        alerts.print(f"[yellow]Skipped[/yellow] {path}: {reason}", highlight=False)
     changes = []
     for label, items in (("added", report.added), ("changed", report.changed)):
         if items:
@@ -143,7 +179,9 @@ def search(
         question = _check_question(question, settings)
         embedder = _embedder(settings, lambda msg: err.print(msg, highlight=False))
         loaded = load_index(settings.index, embedder.model_id)
-        hits = Retriever(loaded, embedder, settings.dense_weight).search(question, settings.top_k)
+        retriever = Retriever(loaded, embedder, settings.dense_weight)
+        hits = retriever.search(question, settings.top_k)
+        log.debug("retrieval: %s", _ms(retriever.last_timings))
     if as_json:
         results = [
             {
@@ -198,7 +236,7 @@ def _generator(settings: Settings, no_llm: bool) -> Any:
             TimeRemainingColumn(),
             console=err,
             transient=True,
-            disable=not err.is_terminal,
+            disable=err.quiet or not err.is_terminal,
         ) as bar:
             task = bar.add_task("Preparing the answer model (first use)", visible=False)
 
@@ -281,6 +319,7 @@ def ask(
                 out.print(piece, end="", highlight=False, markup=False)
 
         answer = answerer.ask(question, on_token=on_token)
+        log.debug("answer (%s): %s", answer.mode, _ms(answer.timings))
     if as_json:
         out.print_json(json.dumps(answer.to_json(), ensure_ascii=False))
         return
@@ -320,6 +359,17 @@ def chat(
                 err.print(f"(searched for: {answer.standalone_question})", highlight=False)
             _print_answer(answer, "".join(streamed))
             history.append((question, answer.answer))
+
+
+def _ms(timings: dict[str, Any]) -> str:
+    """Timings for --verbose: seconds as milliseconds, counts as they are."""
+    parts = []
+    for key, value in timings.items():
+        if isinstance(value, float) and key.endswith("_s"):
+            parts.append(f"{key[:-2]} {value * 1000:.1f} ms")
+        elif value is not None:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
 
 
 def _check_question(question: str, settings: Settings) -> str:

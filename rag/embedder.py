@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -10,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 Progress = Callable[[int, int], None]  # (done, total)
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -47,6 +50,7 @@ class E5Embedder:
         from rag.e5convert import ensure_model
 
         folder = ensure_model(self._folder, progress=self.on_prepare)
+        started = time.perf_counter()
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -54,6 +58,9 @@ class E5Embedder:
         torch.set_num_threads(self._threads or os.cpu_count() or 1)
         hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter the CLI
         self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        log.debug(
+            "loaded the embedding model from %s in %.2f s", folder, time.perf_counter() - started
+        )
 
     def _encode(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:
         self.warm_up()

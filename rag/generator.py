@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -20,6 +21,7 @@ from rag.provision import (
 )
 
 Messages = list[dict[str, str]]
+log = logging.getLogger(__name__)
 
 LLAMA_CPP_MISSING = (
     "llama-cpp-python is not installed, so no answer can be generated. Install it with\n"
@@ -184,6 +186,7 @@ class LlamaGenerator:
         )
         self._llm = llm
         self.load_s = time.perf_counter() - start
+        log.debug("loaded %s in %.2f s, %d threads", self.model_path, self.load_s, self._threads)
 
     @staticmethod
     def _special_text(llm: Any, token: int) -> str:
@@ -338,3 +341,4 @@ class LlamaGenerator:
                 tokens_per_s=(sampled - 1) / decode if sampled > 1 and decode > 0 else 0.0,
                 threads=self._threads,
             )
+            log.debug("generation: %s", self.last_timings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -30,6 +31,7 @@ from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, 
 from rag.lexical import TOKENIZER_ID, BM25Index
 from rag.store import FaissStore
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -156,7 +158,16 @@ def load_index(index_dir: Path, embedding_model: str | None = None) -> Index:
             f"Index {index_dir} was built with embedding model '{built_with}', but the "
             f"configured model is '{embedding_model}'. Run `rag index --rebuild`."
         )
+    started = time.perf_counter()
     chunks = _read_chunks(build)
+    log.debug(
+        "loaded %s: %d chunks, %s, built %s (%.1f ms)",
+        build,
+        len(chunks),
+        built_with,
+        manifest.get("built_at"),
+        (time.perf_counter() - started) * 1000,
+    )
     if len(chunks) != manifest.get("chunks"):
         raise IndexCorruptError(
             f"Index {index_dir} lists {manifest.get('chunks')} chunks but holds {len(chunks)}. "
@@ -233,6 +244,13 @@ def build_index(
     index_dir.mkdir(parents=True, exist_ok=True)
     params = IndexParams(chunk_chars, chunk_overlap, embedder.model_id, embedder.dimension)
     report = BuildReport(documents=len(loaded.documents), skipped=loaded.skipped)
+    log.debug(
+        "read %d documents (%d skipped) from %s in %.2f s",
+        len(loaded.documents),
+        len(loaded.skipped),
+        corpus,
+        time.perf_counter() - started,
+    )
     with _Lock(index_dir):
         old_docs: dict[str, Any] = {}
         build = _current_build(index_dir)
@@ -265,9 +283,25 @@ def build_index(
                 vectors[i] = cached
         report.reused = len(chunks) - len(todo)
         report.embedded = len(todo)
+        log.debug(
+            "%d chunks (%d chars max): %d to embed, %d reused from the previous build",
+            len(chunks),
+            max((len(t) for t in texts), default=0),
+            len(todo),
+            report.reused,
+        )
         if todo:
             stage("embedding")
+            embed_started = time.perf_counter()
             vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=progress)
+            spent = time.perf_counter() - embed_started
+            log.debug(
+                "embedded %d chunks with %s in %.2f s (%.1f chunks/s)",
+                len(todo),
+                embedder.model_id,
+                spent,
+                len(todo) / spent if spent > 0 else 0.0,
+            )
         stage("writing")
         name = f"build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
         tmp = index_dir / f".{name}.partial"
@@ -283,6 +317,7 @@ def build_index(
             pointer = index_dir / "CURRENT.tmp"
             pointer.write_text(name + "\n", encoding="utf-8")
             os.replace(pointer, index_dir / "CURRENT")
+            log.debug("wrote %s and switched CURRENT to it", final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

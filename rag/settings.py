@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -10,6 +11,7 @@ from typing import Any
 
 from rag.errors import ConfigError
 
+log = logging.getLogger(__name__)
 CONFIG_NAME = "rag.toml"
 ENV_PREFIX = "RAG_"
 EMBEDDERS = ("e5", "hash")
@@ -130,6 +132,7 @@ def load_settings(
     settings = Settings()
     config = find_config_file(env)
     if config is not None:
+        log.debug("config file: %s", config.resolve())
         settings = replace(settings, **_config_file_values(config))
     from_env = {}
     for f in fields(Settings):
