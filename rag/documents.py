@@ -171,7 +171,8 @@ def load_corpus(corpus: Path) -> LoadResult:
         except (OSError, ValueError) as exc:
             result.skipped.append((rel, str(exc)))
     if not result.documents:
-        found = f" ({len(result.skipped)} file(s) skipped)" if result.skipped else ""
+        found = "; ".join(f"{p}: {r}" for p, r in result.skipped[:3])
+        found = f" (skipped {found}{', ...' if len(result.skipped) > 3 else ''})" if found else ""
         raise CorpusError(
             f"No readable document in {corpus}{found}. Supported: {', '.join(TEXT_SUFFIXES)}."
         )

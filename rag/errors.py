@@ -31,6 +31,10 @@ class IndexCorruptError(RagError):
     """An index file cannot be read."""
 
 
+class IndexWriteError(RagError):
+    """The index folder cannot be written (not a folder, permissions, disk full)."""
+
+
 class IndexLockedError(RagError):
     """Another process is writing the index."""
 

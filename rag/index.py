@@ -27,7 +27,13 @@ from rag import __version__
 from rag.chunking import SPLITTER_VERSION, Chunk, chunk_documents
 from rag.documents import load_corpus
 from rag.embedder import Embedder, Progress
-from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from rag.errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexWriteError,
+)
 from rag.lexical import TOKENIZER_ID, BM25Index
 from rag.store import FaissStore
 
@@ -79,6 +85,7 @@ class Index:
         self.manifest = manifest
         self.chunks = chunks
         self._store: FaissStore | None = None
+        self._vectors: np.ndarray | None = None
         self._bm25: BM25Index | None = None
 
     @property
@@ -100,15 +107,50 @@ class Index:
         return self._bm25
 
     def vectors(self) -> np.ndarray:
-        return np.load(self.folder / "vectors.npy")
+        if self._vectors is None:
+            path = self.folder / "vectors.npy"
+            try:
+                vectors = np.load(path, mmap_mode="r")  # checks header and size, reads lazily
+            except (OSError, ValueError, EOFError) as exc:
+                # NumPy's advice for a damaged file (load it with allow_pickle) is not for users.
+                reason = "not a NumPy array file" if isinstance(exc, ValueError) else exc
+                raise IndexCorruptError(
+                    f"Cannot read the vectors {path} ({reason}). "
+                    "Rebuild with `rag index --rebuild`."
+                ) from None
+            if vectors.shape != (len(self.chunks), self.manifest["params"]["dimension"]):
+                raise IndexCorruptError(
+                    f"The vectors {path} have shape {vectors.shape}, expected "
+                    f"{len(self.chunks)} x {self.manifest['params']['dimension']}. "
+                    "Rebuild with `rag index --rebuild`."
+                )
+            self._vectors = vectors
+        return self._vectors
 
 
-def _current_build(index_dir: Path) -> Path | None:
+def _current_build(index_dir: Path, strict: bool = False) -> Path | None:
+    """The live build folder; None if there is none. `strict`: a CURRENT that is unreadable
+    or names a missing folder is an IndexCorruptError instead."""
     pointer = index_dir / "CURRENT"
     if not pointer.is_file():
         return None
-    build = index_dir / pointer.read_text(encoding="utf-8").strip()
-    return build if build.is_dir() else None
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        if not strict:
+            return None
+        raise IndexCorruptError(
+            f"Cannot read {pointer} ({exc}). Rebuild with `rag index --rebuild`."
+        ) from None
+    build = index_dir / name
+    if name and "/" not in name and build.is_dir():
+        return build
+    if strict:
+        raise IndexCorruptError(
+            f"{pointer} names the build {name!r}, which is not in {index_dir}. "
+            "Rebuild with `rag index --rebuild`."
+        )
+    return None
 
 
 def _read_manifest(build: Path) -> dict[str, Any]:
@@ -140,7 +182,7 @@ def _read_chunks(build: Path) -> list[Chunk]:
 
 def load_index(index_dir: Path, embedding_model: str | None = None) -> Index:
     """Open the live build, checking format version and (if given) the embedding model."""
-    build = _current_build(index_dir)
+    build = _current_build(index_dir, strict=True)
     if build is None:
         raise IndexMissingError(
             f"No index in {index_dir}. Run `rag index` first (or pass --index DIR)."
@@ -173,7 +215,9 @@ def load_index(index_dir: Path, embedding_model: str | None = None) -> Index:
             f"Index {index_dir} lists {manifest.get('chunks')} chunks but holds {len(chunks)}. "
             "Rebuild with `rag index --rebuild`."
         )
-    return Index(build, manifest, chunks)
+    index = Index(build, manifest, chunks)
+    index.vectors()  # a damaged vector file is reported now, not in the middle of a search
+    return index
 
 
 def _previous_vectors(index_dir: Path, params: IndexParams) -> dict[str, np.ndarray]:
@@ -216,11 +260,13 @@ class _Lock:
     def __enter__(self) -> _Lock:
         try:
             self._lock.acquire()
-        except self._timeout:
+        except self._timeout:  # a subclass of OSError: catch it first
             raise IndexLockedError(
                 f"Another `rag index` is writing {self._dir}. Wait for it to finish, "
                 "or remove the stale lock file .lock there if no such process runs."
             ) from None
+        except OSError as exc:
+            raise _write_error(self._dir, exc) from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -241,7 +287,12 @@ def build_index(
     started = time.perf_counter()
     stage = on_stage or (lambda _msg: None)
     loaded = load_corpus(corpus)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexWriteError(f"Index path {index_dir} is a file, not a folder. Pass --index DIR.")
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _write_error(index_dir, exc) from None
     params = IndexParams(chunk_chars, chunk_overlap, embedder.model_id, embedder.dimension)
     report = BuildReport(documents=len(loaded.documents), skipped=loaded.skipped)
     log.debug(
@@ -318,6 +369,9 @@ def build_index(
             pointer.write_text(name + "\n", encoding="utf-8")
             os.replace(pointer, index_dir / "CURRENT")
             log.debug("wrote %s and switched CURRENT to it", final)
+        except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise _write_error(index_dir, exc) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -328,6 +382,14 @@ def build_index(
     report.seconds = time.perf_counter() - started
     report.path = str(final)
     return report
+
+
+def _write_error(index_dir: Path, exc: BaseException) -> IndexWriteError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return IndexWriteError(
+        f"Cannot write the index in {index_dir} ({reason}); the previous index, if any, is "
+        "unchanged. Free disk space or fix the folder's permissions, or pass --index DIR."
+    )
 
 
 def _remove_stale_partials(index_dir: Path, keep: Path) -> None:

@@ -64,7 +64,9 @@ class FaissStore:
         try:
             return cls(faiss.read_index(str(path)))
         except RuntimeError as exc:
+            # faiss prefixes the reason with its C++ function and source line: drop those.
+            reason = str(exc).splitlines()[0].rsplit(": ", 1)[-1]
             raise IndexCorruptError(
-                f"Cannot read the vector index {path} ({str(exc).splitlines()[0]}). "
+                f"Cannot read the vector index {path} ({reason}). "
                 "Rebuild it with `rag index --rebuild`."
             ) from None
