@@ -25,6 +25,7 @@ from rag.cite import (
     relevance,
 )
 from rag.generator import Generator
+from rag.guard import mask_instructions
 from rag.prompts import NO_LLM_NOTICE, PROMPTS, REFUSAL_MARKERS, build_messages
 from rag.retrieve import Hit, Retriever
 from rag.textnorm import Script, detect_script, normalize_for_match, to_simplified, to_traditional
@@ -122,9 +123,10 @@ def passage_text(hit: Hit) -> str:
 
 
 def prompt_text(passage: str, script: Script) -> str:
-    """A passage as the model reads it: on one line, in the question's script. Shown
-    Traditional passages for a Simplified question, the model tends to say they hold nothing."""
-    flat = " ".join(passage.split())
+    """A passage as the model reads it: on one line, in the question's script, without
+    sentences that give orders to an assistant (rag.guard). Shown Traditional passages for
+    a Simplified question, the model tends to say they hold nothing."""
+    flat = " ".join(mask_instructions(passage).split())
     return to_script(flat, script) if script == "simplified" else flat
 
 
