@@ -15,6 +15,12 @@ class ConfigError(RagError):
     exit_code = 2
 
 
+class EvalFileError(ConfigError):
+    """An eval file, saved run or dataset file cannot be used (a data error, not a usage one)."""
+
+    exit_code = 1
+
+
 class CorpusError(RagError):
     """The corpus folder is missing or holds nothing readable."""
 

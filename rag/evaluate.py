@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConfigError
+from rag.errors import EvalFileError
 from rag.metrics import (
     answer_metrics,
     by_tag,
@@ -41,7 +41,7 @@ def load_eval_file(path: Path, known_sources: Iterable[str] | None = None) -> li
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Cannot read eval file {path}: {exc}.") from None
+        raise EvalFileError(f"Cannot read eval file {path}: {exc}.") from None
     known = set(known_sources) if known_sources is not None else None
     questions: list[EvalQuestion] = []
     seen: set[str] = set()
@@ -52,19 +52,19 @@ def load_eval_file(path: Path, known_sources: Iterable[str] | None = None) -> li
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where}: not valid JSON ({exc.msg}).") from None
+            raise EvalFileError(f"{where}: not valid JSON ({exc.msg}).") from None
         if not isinstance(raw, dict):
-            raise ConfigError(f"{where}: expected a JSON object.")
+            raise EvalFileError(f"{where}: expected a JSON object.")
         for key, kind in REQUIRED.items():
             if not isinstance(raw.get(key), kind):
-                raise ConfigError(f"{where}: '{key}' must be a {kind.__name__}.")
+                raise EvalFileError(f"{where}: '{key}' must be a {kind.__name__}.")
         if raw["id"] in seen:
-            raise ConfigError(f"{where}: duplicate id '{raw['id']}'.")
+            raise EvalFileError(f"{where}: duplicate id '{raw['id']}'.")
         seen.add(raw["id"])
         if known is not None:
             unknown = [s for s in raw["gold_sources"] if s not in known]
             if unknown:
-                raise ConfigError(
+                raise EvalFileError(
                     f"{where}: gold source {', '.join(unknown)} is not a document in the index."
                 )
         questions.append(
@@ -78,7 +78,7 @@ def load_eval_file(path: Path, known_sources: Iterable[str] | None = None) -> li
             )
         )
     if not questions:
-        raise ConfigError(f"Eval file {path} holds no questions.")
+        raise EvalFileError(f"Eval file {path} holds no questions.")
     return questions
 
 
@@ -173,7 +173,7 @@ def export_squad(
         data = json.loads(dataset.read_text(encoding="utf-8"))
         articles = data["data"]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{dataset} is not a SQuAD/DRCD-style JSON file ({exc}).") from None
+        raise EvalFileError(f"{dataset} is not a SQuAD/DRCD-style JSON file ({exc}).") from None
     corpus = out_dir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     eval_file = out_dir / "questions.jsonl"
@@ -215,9 +215,9 @@ def load_run(path: Path) -> dict[str, Any]:
     try:
         run = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"Cannot read eval run {path}: {exc}.") from None
+        raise EvalFileError(f"Cannot read eval run {path}: {exc}.") from None
     if not isinstance(run, dict) or "questions" not in run or "metrics" not in run:
-        raise ConfigError(f"{path} is not a saved `rag eval --json` run.")
+        raise EvalFileError(f"{path} is not a saved `rag eval --json` run.")
     return run
 
 

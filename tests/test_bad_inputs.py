@@ -211,18 +211,18 @@ def test_eval_file_with_a_bad_line(index: Path) -> None:
     path = Path("eval.jsonl")
     path.write_text(json.dumps(good, ensure_ascii=False) + "\n{broken\n", encoding="utf-8")
     fails(
-        2,
+        1,
         "eval.jsonl, line 2: not valid JSON",
         args=("eval", "--eval-file", "eval.jsonl", "--index", "idx"),
     )
     bad = dict(good, id="q2", question=None)
     path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
     fails(
-        2,
+        1,
         "line 2: 'question' must be a str",
         args=("eval", "--eval-file", "eval.jsonl", "--index", "idx"),
     )
-    fails(2, "Cannot read eval file", args=("eval", "--eval-file", "none.jsonl", "--index", "idx"))
+    fails(1, "Cannot read eval file", args=("eval", "--eval-file", "none.jsonl", "--index", "idx"))
 
 
 def test_bad_settings(index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
