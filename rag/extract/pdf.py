@@ -150,7 +150,8 @@ def extract_pdf(data: bytes, name: str, options: ExtractOptions) -> Extracted:
     finally:
         doc.close()
     if scanned and why_not is not None:
-        warnings.append(f"{_pages_label(scanned)} have no text layer (a scan?); {why_not}")
+        verb = "has" if len(scanned) == 1 else "have"
+        warnings.append(f"{_pages_label(scanned)} {verb} no text layer (a scan?); {why_not}")
     if ocr_failed:
         warnings.append(f"OCR failed on {_pages_label(ocr_failed)}")
     if not builder.text:
