@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 import rag.extract.ocr
+import rag.extract.pdf
 from rag.cli import app
 from rag.documents import load_corpus
 from rag.extract import ExtractError, ExtractOptions, extract
@@ -157,3 +158,22 @@ def test_rag_index_names_bad_files_and_strict_fails(
     assert result.exit_code == 1
     assert "--strict: 7 file(s)" in result.output and "locked.pdf" in result.output
     assert (Path("idx") / "CURRENT").read_text(encoding="utf-8") == before
+
+
+def test_scan_is_read_again_once_tesseract_is_there(
+    no_tesseract: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.embedder import HashEmbedder
+    from rag.index import build_index
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "mixed.pdf").write_bytes(text_then_scan_pdf())
+    first = build_index(corpus, tmp_path / "idx", HashEmbedder(), 120, 1)
+    assert [p for p, _ in first.partial] == ["mixed.pdf"]
+    assert build_index(corpus, tmp_path / "idx", HashEmbedder(), 120, 1).extracted == 0
+    # Tesseract installed since: the same bytes are extracted again, the page OCRed.
+    monkeypatch.setattr(rag.extract.ocr, "_installed_languages", lambda: {"chi_tra", "eng"})
+    monkeypatch.setattr(rag.extract.pdf, "_ocr_page", lambda page, langs: ["掃描頁的文字。"])
+    third = build_index(corpus, tmp_path / "idx", HashEmbedder(), 120, 1)
+    assert third.extracted == 1 and not third.partial

@@ -14,10 +14,13 @@ from rag.textnorm import HAN
 
 INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-chi-tra"
 DPI = 300
+_CJK = f"[{HAN}\\u3000-\\u303f\\uff00-\\uffef]"
 # Tesseract puts spaces between Chinese characters; a reader does not see them.
-_SPACE_IN_CJK = re.compile(
-    f"(?<=[{HAN}\\u3000-\\u303f\\uff00-\\uffef]) +(?=[{HAN}\\u3000-\\u303f\\uff00-\\uffef])"
-)
+_SPACE_IN_CJK = re.compile(f"(?<={_CJK}) +(?={_CJK})")
+# ...and reads full-width punctuation after Chinese as ASCII with spaces around it.
+_ASCII_PUNCT_AFTER_CJK = re.compile(f"(?<={_CJK})\\s*([,?!:;])\\s*")
+_FULL_WIDTH = {",": "，", "?": "？", "!": "！", ":": "：", ";": "；"}
+_SENTENCE_END = tuple("。！？；：.!?;:」』”)）")
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +75,19 @@ def ocr_image(image: Any, languages: str) -> str:
 
 
 def clean_ocr_text(text: str) -> str:
-    """Drop the spaces Tesseract puts between Chinese characters and the form feed."""
-    lines = [_SPACE_IN_CJK.sub("", line).strip() for line in text.replace("\f", "").splitlines()]
-    return "\n".join(lines).strip()
+    """Tesseract's output as a reader sees the page: no spaces inside Chinese, full-width
+    punctuation after Chinese, and lines of one sentence joined (Tesseract also breaks
+    paragraphs at random, so a blank line ends a paragraph only after a sentence end)."""
+    from rag.extract.pdflayout import join_wrapped
+
+    paragraphs: list[list[str]] = [[]]
+    for raw in text.replace("\f", "").splitlines():
+        line = _SPACE_IN_CJK.sub("", raw).strip()
+        line = _ASCII_PUNCT_AFTER_CJK.sub(lambda m: _FULL_WIDTH[m.group(1)], line)
+        line = _SPACE_IN_CJK.sub("", line)
+        if not line:
+            if paragraphs[-1] and paragraphs[-1][-1].endswith(_SENTENCE_END):
+                paragraphs.append([])
+            continue
+        paragraphs[-1].append(line)
+    return "\n\n".join(join_wrapped(p) for p in paragraphs if p)

@@ -92,11 +92,9 @@ def _has_images(page: Any) -> bool:
 
 def _ocr_page(page: Any, languages: str) -> list[str]:
     from rag.extract.ocr import DPI, ocr_image
-    from rag.extract.pdflayout import join_wrapped
 
     image = page.render(scale=DPI / 72, grayscale=True).to_pil()
-    text = ocr_image(image, languages)
-    return [join_wrapped(block.splitlines()) for block in text.split("\n\n") if block.strip()]
+    return ocr_image(image, languages).split("\n\n")
 
 
 def _pages_label(numbers: list[int]) -> str:
