@@ -48,6 +48,18 @@ class Citation:
     start: int
     end: int
     text: str
+    # Where the passage is in its file (chunks never cross a page, slide or section).
+    page: int | None = None
+    slide: int | None = None
+    section: str | None = None
+
+    def location(self) -> dict[str, object]:
+        found = {"page": self.page, "slide": self.slide, "section": self.section}
+        return {k: v for k, v in found.items() if v}
+
+    def to_json(self) -> dict[str, object]:
+        fields = {"n": self.n, "source": self.source, "start": self.start, "end": self.end}
+        return {**fields, **self.location(), "text": self.text}
 
 
 @dataclass
@@ -74,7 +86,7 @@ class Answer:
             "refused": self.refused,
             "script": self.script,
             "mode": self.mode,
-            "citations": [vars(c) for c in self.citations],
+            "citations": [c.to_json() for c in self.citations],
             "sentences": [
                 {
                     "text": s.text,
@@ -91,6 +103,7 @@ class Answer:
                     "source": h.source,
                     "start": h.chunk.start,
                     "end": h.chunk.end,
+                    **h.chunk.location(),
                     "score": round(h.score, 4),
                     "text": h.chunk.text,
                 }
@@ -346,7 +359,14 @@ class Answerer:
             shown = flat if detect_script(flat) == script else to_script(flat, script)
             parts.append(f"{shown}[{hit.rank}]")
             citations.append(
-                Citation(hit.rank, hit.source, hit.chunk.start + start, hit.chunk.start + end, text)
+                Citation(
+                    hit.rank,
+                    hit.source,
+                    hit.chunk.start + start,
+                    hit.chunk.start + end,
+                    text,
+                    **hit.chunk.location(),  # type: ignore[arg-type]
+                )
             )
         answer.answer = NO_LLM_NOTICE[script] + "\n" + "\n".join(parts)
         answer.citations = citations
@@ -358,4 +378,11 @@ class Answerer:
 
 
 def _citation(n: int, hit: Hit) -> Citation:
-    return Citation(n, hit.source, hit.chunk.start, hit.chunk.end, hit.chunk.text)
+    return Citation(
+        n,
+        hit.source,
+        hit.chunk.start,
+        hit.chunk.end,
+        hit.chunk.text,
+        **hit.chunk.location(),  # type: ignore[arg-type]
+    )

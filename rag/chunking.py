@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from rag.documents import Document
+from rag.extract import Location
 
 SPLITTER_VERSION = 1
 # A sentence ends at Chinese or ASCII terminal punctuation, with any closing quotes or
@@ -26,6 +27,15 @@ class Chunk:
     text: str
     # Text that is not inside the span but needed to read it: a table's header row.
     context: str = ""
+    # Where the span is in the source file (1-based page or slide; heading path).
+    page: int | None = None
+    slide: int | None = None
+    section: str | None = None
+
+    def location(self) -> dict[str, object]:
+        """The non-empty of page, slide and section."""
+        found = {"page": self.page, "slide": self.slide, "section": self.section}
+        return {k: v for k, v in found.items() if v}
 
 
 def _is_table_row(line: str) -> bool:
@@ -90,35 +100,52 @@ def _cut_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, in
     return pieces
 
 
+def _segments(doc: Document) -> list[tuple[int, int, Location | None]]:
+    """The document cut at its location boundaries: (start, end, location) covering it all."""
+    segments: list[tuple[int, int, Location | None]] = []
+    pos = 0
+    for loc in doc.locations:
+        if loc.start > pos:
+            segments.append((pos, loc.start, None))
+        segments.append((loc.start, loc.end, loc))
+        pos = loc.end
+    if pos < len(doc.text) or not segments:
+        segments.append((pos, len(doc.text), None))
+    return segments
+
+
 def chunk_document(doc: Document, target_chars: int, overlap: int) -> list[Chunk]:
     """Pack whole sentences into chunks of about `target_chars`, carrying `overlap` sentences.
 
     A sentence is cut only when it alone is longer than `target_chars`; a table row only when
-    it is longer than TABLE_ROW_LIMIT times that (a row cut in two loses its meaning).
+    it is longer than TABLE_ROW_LIMIT times that (a row cut in two loses its meaning). A chunk
+    never crosses a page, slide or section boundary, so that it has one location.
     """
     text = doc.text
-    sentences: list[tuple[int, int]] = []
-    for start, end in split_sentences(text):
-        row = _is_table_row(text[start:end])
-        limit = target_chars * TABLE_ROW_LIMIT if row else target_chars
-        sentences.extend(_cut_long(text, start, end, limit))
     chunks: list[Chunk] = []
-    i = 0
-    while i < len(sentences):
-        j = i
-        size = 0
-        while j < len(sentences):
-            length = sentences[j][1] - sentences[j][0]
-            if j > i and size + length > target_chars:
+    for seg_start, seg_end, location in _segments(doc):
+        sentences: list[tuple[int, int]] = []
+        for start, end in split_sentences(text[seg_start:seg_end]):
+            start, end = seg_start + start, seg_start + end
+            row = _is_table_row(text[start:end])
+            limit = target_chars * TABLE_ROW_LIMIT if row else target_chars
+            sentences.extend(_cut_long(text, start, end, limit))
+        i = 0
+        while i < len(sentences):
+            j = i
+            size = 0
+            while j < len(sentences):
+                length = sentences[j][1] - sentences[j][0]
+                if j > i and size + length > target_chars:
+                    break
+                size += length
+                j += 1
+            start, end = sentences[i][0], sentences[j - 1][1]
+            chunks.append(_make_chunk(doc, start, end, _table_header(text, start), location))
+            if j >= len(sentences):
                 break
-            size += length
-            j += 1
-        start, end = sentences[i][0], sentences[j - 1][1]
-        chunks.append(_make_chunk(doc, start, end, _table_header(text, start)))
-        if j >= len(sentences):
-            break
-        # Carry the last `overlap` sentences into the next chunk, but always move forward.
-        i = max(i + 1, j - overlap)
+            # Carry the last `overlap` sentences into the next chunk, but always move forward.
+            i = max(i + 1, j - overlap)
     return chunks
 
 
@@ -145,7 +172,9 @@ def _table_header(text: str, start: int) -> str:
     return header
 
 
-def _make_chunk(doc: Document, start: int, end: int, context: str) -> Chunk:
+def _make_chunk(
+    doc: Document, start: int, end: int, context: str, location: Location | None
+) -> Chunk:
     chunk_id = hashlib.sha1(f"{doc.sha256}:{start}:{end}".encode()).hexdigest()[:16]
     return Chunk(
         id=chunk_id,
@@ -154,6 +183,9 @@ def _make_chunk(doc: Document, start: int, end: int, context: str) -> Chunk:
         end=end,
         text=doc.text[start:end],
         context=context,
+        page=location.page if location else None,
+        slide=location.slide if location else None,
+        section=location.section if location else None,
     )
 
 

@@ -102,9 +102,13 @@ def index(
     corpus: CorpusOpt = None,
     index_dir: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail if any file is skipped or only partly read.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build or update the index of a corpus folder (only changed documents are re-embedded)."""
+    """Build or update the index of a corpus folder (only changed documents are re-read and
+    re-embedded). Files that cannot be read are skipped with the reason."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from rag.index import build_index
@@ -137,16 +141,21 @@ def index(
                 settings.chunk_overlap,
                 rebuild=rebuild,
                 progress=progress,
+                options=settings.extract_options(),
+                strict=strict,
             )
     if as_json:
         payload = {
-            **{k: v for k, v in vars(report).items() if k != "skipped"},
+            **{k: v for k, v in vars(report).items() if k not in ("skipped", "partial")},
             "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+            "partial": [{"path": p, "reason": r} for p, r in report.partial],
         }
         out.print_json(json.dumps(payload, ensure_ascii=False))
         return
     for path, reason in report.skipped:
         alerts.print(f"[yellow]Skipped[/yellow] {path}: {reason}", highlight=False)
+    for path, reason in report.partial:
+        alerts.print(f"[yellow]Partly indexed[/yellow] {path}: {reason}", highlight=False)
     changes = []
     for label, items in (("added", report.added), ("changed", report.changed)):
         if items:
@@ -158,7 +167,8 @@ def index(
     out.print(
         f"Indexed {report.documents} documents ({', '.join(changes) or 'no change'}) into "
         f"{report.chunks} chunks: {report.embedded} embedded, {report.reused} reused, "
-        f"{len(report.skipped)} files skipped, {report.seconds:.1f} s. Index: {settings.index}",
+        f"{len(report.skipped)} files skipped, {len(report.partial)} partly indexed, "
+        f"{report.seconds:.1f} s. Index: {settings.index}",
         highlight=False,
     )
 
@@ -189,6 +199,7 @@ def search(
                 "source": h.source,
                 "start": h.chunk.start,
                 "end": h.chunk.end,
+                **h.chunk.location(),
                 "text": h.chunk.text,
                 "score": round(h.score, 4),
                 "dense_score": None if h.dense_score is None else round(h.dense_score, 4),
@@ -202,8 +213,8 @@ def search(
         out.print("No matching passage.")
     for h in hits:
         out.print(
-            f"[bold]{h.rank}.[/bold] [cyan]{h.source}[/cyan] [{h.chunk.start}:{h.chunk.end}] "
-            f"score {h.score:.3f}",
+            f"[bold]{h.rank}.[/bold] [cyan]{_where(h.source, h.chunk.location())}[/cyan] "
+            f"[{h.chunk.start}:{h.chunk.end}] score {h.score:.3f}",
             highlight=False,
         )
         out.print("   " + " ".join(h.chunk.text.split()), highlight=False)
@@ -272,6 +283,14 @@ def _answerer(settings: Settings, no_llm: bool, quiet: bool) -> Any:
     return Answerer(retriever, generator, settings.answer_k, settings.max_tokens)
 
 
+def _where(source: str, location: dict[str, object]) -> str:
+    """`report.pdf p. 3`, `deck.pptx slide 2`, or the bare source."""
+    from rag.extract.base import location_label
+
+    label = location_label(location)
+    return f"{source} {label}" if label else source
+
+
 def _print_answer(answer: Any, streamed: str) -> None:
     """After the streamed text: the checked answer if it differs, then the sources."""
     if answer.mode == "llm" and answer.answer.strip() != streamed.strip():
@@ -284,14 +303,18 @@ def _print_answer(answer: Any, streamed: str) -> None:
         out.print("\n[bold]Sources[/bold]", highlight=False)
         for c in answer.citations:
             quote = " ".join(c.text.split())
-            out.print(f"[{c.n}] [cyan]{c.source}[/cyan] {c.start}-{c.end}", highlight=False)
+            out.print(
+                f"[{c.n}] [cyan]{_where(c.source, c.location())}[/cyan] {c.start}-{c.end}",
+                highlight=False,
+            )
             out.print(f"    「{quote}」", highlight=False)
     elif answer.retrieved:
         out.print("\n[bold]Closest passages[/bold]", highlight=False)
         for h in answer.retrieved[:3]:
             quote = " ".join(h.chunk.text.split())
             out.print(
-                f"[{h.rank}] [cyan]{h.source}[/cyan] {h.chunk.start}-{h.chunk.end}",
+                f"[{h.rank}] [cyan]{_where(h.source, h.chunk.location())}[/cyan] "
+                f"{h.chunk.start}-{h.chunk.end}",
                 highlight=False,
             )
             out.print(f"    「{quote}」", highlight=False)

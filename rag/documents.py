@@ -1,28 +1,48 @@
-"""Load text documents from a corpus folder: encoding detection, metadata, content hashes."""
+"""Load the documents of a corpus folder: extract each file, hash its bytes, list the skips.
+
+Extraction itself (formats, encodings, location maps) lives in `rag.extract`.
+"""
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rag.errors import CorpusError
-from rag.textnorm import HAN
+from rag.extract import (
+    EXTRACT_VERSION,
+    SUFFIXES,
+    Extracted,
+    ExtractError,
+    ExtractOptions,
+    Location,
+    extract,
+)
+from rag.extract.text import decode_bytes, extract_metadata
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
-MAX_FILE_BYTES = 50 * 1024 * 1024
-_DATE_LEAD = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s*")
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
-# Han characters plus CJK punctuation and full-width forms.
-_HAN_OR_CJK_PUNCT = re.compile(f"[\\u3000-\\u303f{HAN}\\uff00-\\uffef]")
+__all__ = [
+    "Document",
+    "LoadResult",
+    "decode_bytes",
+    "extract_metadata",
+    "iter_corpus_files",
+    "load_corpus",
+    "load_document",
+]
+
+TEXT_SUFFIXES = tuple(SUFFIXES)  # every name `rag index` reads (kept under its old name)
+MAX_FILE_BYTES = ExtractOptions().max_file_bytes
 
 
 @dataclass(frozen=True)
 class Document:
-    """One source document. `id` (path relative to the corpus, '/'-separated) is its citation."""
+    """One source document. `id` (path relative to the corpus, '/'-separated) is its citation.
+
+    `text` is the extracted text that chunk offsets point into; `locations` map its spans
+    to pages, slides or sections."""
 
     id: str
     text: str
@@ -30,96 +50,20 @@ class Document:
     encoding: str
     title: str = ""
     date: str | None = None
+    kind: str = "text"
+    author: str | None = None
+    locations: tuple[Location, ...] = ()
+    units: int = 0
+    warnings: tuple[str, ...] = ()
+    ocr_pending: bool = False
 
 
 @dataclass
 class LoadResult:
     documents: list[Document] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-
-
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode file bytes; returns (text, encoding). Raises ValueError for binary data."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = ""
-    else:
-        if "\x00" in text:
-            raise ValueError("binary content (NUL bytes)")
-        return text, "utf-8"
-    utf16 = _guess_bomless_utf16(data)
-    if utf16 is not None:
-        return utf16
-    if b"\x00" in data:
-        raise ValueError("binary content (NUL bytes)")
-    # Taiwanese files without a BOM are most often Big5/CP950; take it when it decodes to
-    # Chinese, since detectors often misjudge short Big5 text.
-    try:
-        text = data.decode("cp950")
-    except UnicodeDecodeError:
-        pass
-    else:
-        non_ascii = [c for c in text if ord(c) > 127]
-        han = sum(1 for c in non_ascii if _HAN_OR_CJK_PUNCT.match(c))
-        if non_ascii and han >= 0.8 * len(non_ascii):
-            return text, "cp950"
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None or best.encoding is None:
-        raise ValueError("not text in any known encoding")
-    return str(best), best.encoding
-
-
-def _plausible_share(text: str) -> float:
-    """Share of characters that ordinary text is made of (ASCII, CJK, CJK punctuation)."""
-    if not text:
-        return 0.0
-    good = sum(1 for c in text if c.isascii() and (c.isprintable() or c.isspace()))
-    good += len(_HAN_OR_CJK_PUNCT.findall(text))
-    return good / len(text)
-
-
-def _guess_bomless_utf16(data: bytes) -> tuple[str, str] | None:
-    """UTF-16 without a BOM: take the byte order whose text looks like text."""
-    if len(data) < 2 or len(data) % 2 or b"\x00" not in data:
-        return None
-    best: tuple[float, str, str] | None = None
-    for encoding in ("utf-16-le", "utf-16-be"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        share = _plausible_share(text)
-        if "\x00" not in text and share > 0.9 and (best is None or share > best[0]):
-            best = (share, text, encoding)
-    return None if best is None else (best[1], best[2])
-
-
-def extract_metadata(text: str, fallback_title: str) -> tuple[str, str | None]:
-    """Title (markdown heading or a short first line) and a `date YYYY-MM-DD` lead-in."""
-    date = None
-    match = _DATE_LEAD.match(text)
-    if match:
-        date = match.group(1)
-        text = text[match.end() :]
-    title = fallback_title
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        heading = _MD_HEADING.match(line)
-        if heading:
-            title = heading.group(1)
-        elif len(line) <= 60:
-            title = line
-        break
-    return title, date
+    partial: list[tuple[str, str]] = field(default_factory=list)  # indexed in part: (path, why)
+    reextracted: int = 0  # files parsed this time (the rest came from the cache)
 
 
 def iter_corpus_files(corpus: Path) -> Iterator[Path]:
@@ -132,30 +76,67 @@ def iter_corpus_files(corpus: Path) -> Iterator[Path]:
             yield path
 
 
-def load_document(path: Path, doc_id: str) -> Document:
-    """Read one text file. Raises ValueError with a reason a user can act on."""
-    size = path.stat().st_size
-    if size == 0:
-        raise ValueError("empty file")
-    if size > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    data = path.read_bytes()
-    text, encoding = decode_bytes(data)
-    if not text.strip():
-        raise ValueError("no text (only whitespace)")
-    title, date = extract_metadata(text, path.stem)
+def _document(doc_id: str, sha256: str, extracted: Extracted, fallback_title: str) -> Document:
+    title, date = extracted.title, extracted.date
+    if not title or not date:  # a `date YYYY-MM-DD` lead-in or a short first line
+        lead_title, lead_date = extract_metadata(extracted.text, fallback_title)
+        title, date = title or lead_title, date or lead_date
     return Document(
         id=doc_id,
-        text=text,
-        sha256=hashlib.sha256(data).hexdigest(),
-        encoding=encoding,
+        text=extracted.text,
+        sha256=sha256,
+        encoding=extracted.encoding,
         title=title,
         date=date,
+        kind=extracted.kind,
+        author=extracted.author,
+        locations=tuple(extracted.locations),
+        units=extracted.units,
+        warnings=tuple(extracted.warnings),
+        ocr_pending=extracted.ocr_pending,
     )
 
 
-def load_corpus(corpus: Path) -> LoadResult:
-    """Every readable text document under `corpus`, recursively; the rest listed as skipped."""
+def load_document(
+    path: Path,
+    doc_id: str,
+    options: ExtractOptions | None = None,
+    cache: Mapping[str, Extracted] | None = None,
+) -> tuple[Document, bool]:
+    """Read and extract one file; (document, whether it was parsed rather than cached).
+
+    Raises ValueError (ExtractError) with a reason a user can act on."""
+    options = options or ExtractOptions()
+    size = path.stat().st_size
+    if size == 0:
+        raise ExtractError("empty file")
+    if size > options.max_file_bytes:
+        limit = options.max_file_bytes / (1024 * 1024)
+        raise ExtractError(
+            f"{size / (1024 * 1024):.1f} MB is over the {limit:g} MB limit (setting max_file_mb)"
+        )
+    data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    cached = (cache or {}).get(sha256)
+    if cached is not None and not (cached.ocr_pending and _ocr_ready(options)):
+        return _document(doc_id, sha256, cached, path.stem), False
+    return _document(doc_id, sha256, extract(data, path.name, options), path.stem), True
+
+
+def _ocr_ready(options: ExtractOptions) -> bool:
+    from rag.extract.ocr import ocr_ready
+
+    return ocr_ready(options.ocr_languages) is None
+
+
+def load_corpus(
+    corpus: Path,
+    options: ExtractOptions | None = None,
+    cache: Mapping[str, Extracted] | None = None,
+) -> LoadResult:
+    """Every readable document under `corpus`, recursively; the rest listed as skipped.
+
+    `cache` maps a file's sha256 to an earlier extraction of the same bytes."""
     if not corpus.exists():
         raise CorpusError(f"Corpus folder {corpus} does not exist. Pass --corpus DIR.")
     if not corpus.is_dir():
@@ -163,17 +144,58 @@ def load_corpus(corpus: Path) -> LoadResult:
     result = LoadResult()
     for path in iter_corpus_files(corpus):
         rel = path.relative_to(corpus).as_posix()
-        if path.suffix.lower() not in TEXT_SUFFIXES:
+        if path.suffix.lower() not in SUFFIXES:
             result.skipped.append((rel, f"unsupported file type '{path.suffix or '(none)'}'"))
             continue
         try:
-            result.documents.append(load_document(path, rel))
+            doc, parsed = load_document(path, rel, options, cache)
         except (OSError, ValueError) as exc:
             result.skipped.append((rel, str(exc)))
+            continue
+        result.documents.append(doc)
+        result.reextracted += parsed
+        result.partial.extend((rel, warning) for warning in doc.warnings)
     if not result.documents:
         found = "; ".join(f"{p}: {r}" for p, r in result.skipped[:3])
         found = f" (skipped {found}{', ...' if len(result.skipped) > 3 else ''})" if found else ""
         raise CorpusError(
-            f"No readable document in {corpus}{found}. Supported: {', '.join(TEXT_SUFFIXES)}."
+            f"No readable document in {corpus}{found}. Supported: {', '.join(SUFFIXES)}."
         )
     return result
+
+
+def document_record(doc: Document) -> dict[str, Any]:
+    """What the index keeps of a document: its extracted text, location map and metadata."""
+    return {
+        "id": doc.id,
+        "sha256": doc.sha256,
+        "extract_version": EXTRACT_VERSION,
+        "kind": doc.kind,
+        "encoding": doc.encoding,
+        "title": doc.title,
+        "date": doc.date,
+        "author": doc.author,
+        "units": doc.units,
+        "warnings": list(doc.warnings),
+        "ocr_pending": doc.ocr_pending,
+        "locations": [loc.to_row() for loc in doc.locations],
+        "text": doc.text,
+    }
+
+
+def extracted_from_record(record: Mapping[str, Any]) -> Extracted | None:
+    """The extraction stored by `document_record`; None if made by other extractor code."""
+    if record.get("extract_version") != EXTRACT_VERSION:
+        return None
+    return Extracted(
+        text=record["text"],
+        locations=[Location.from_row(row) for row in record["locations"]],
+        kind=record["kind"],
+        title=record["title"],
+        date=record["date"],
+        author=record["author"],
+        encoding=record["encoding"],
+        units=record["units"],
+        warnings=list(record["warnings"]),
+        ocr_pending=record["ocr_pending"],
+    )

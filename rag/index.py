@@ -25,20 +25,24 @@ import numpy as np
 
 from rag import __version__
 from rag.chunking import SPLITTER_VERSION, Chunk, chunk_documents
-from rag.documents import load_corpus
+from rag.documents import document_record, extracted_from_record, load_corpus
 from rag.embedder import Embedder, Progress
 from rag.errors import (
+    CorpusError,
     IndexCorruptError,
     IndexLockedError,
     IndexMismatchError,
     IndexMissingError,
     IndexWriteError,
 )
+from rag.extract import Extracted, ExtractOptions, Location, locate
 from rag.lexical import TOKENIZER_ID, BM25Index
 from rag.store import FaissStore
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+# 2: chunks carry page/slide/section; documents.jsonl keeps each document's extracted text.
+FORMAT_VERSION = 2
+DOCUMENTS_FILE = "documents.jsonl"
 BM25_K1 = 1.2
 BM25_B = 0.75
 
@@ -68,6 +72,8 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    partial: list[tuple[str, str]] = field(default_factory=list)
+    extracted: int = 0  # files parsed; the others' text came from the previous build
     seconds: float = 0.0
     path: str = ""
 
@@ -87,6 +93,7 @@ class Index:
         self._store: FaissStore | None = None
         self._vectors: np.ndarray | None = None
         self._bm25: BM25Index | None = None
+        self._documents: dict[str, dict[str, Any]] | None = None
 
     @property
     def store(self) -> FaissStore:
@@ -126,6 +133,25 @@ class Index:
                 )
             self._vectors = vectors
         return self._vectors
+
+    @property
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """Each document's record: extracted text, location map, metadata."""
+        if self._documents is None:
+            self._documents = {r["id"]: r for r in _read_documents(self.folder)}
+        return self._documents
+
+    def document_text(self, doc_id: str) -> str:
+        """The extracted text that chunk and citation offsets point into."""
+        return str(self.documents[doc_id]["text"])
+
+    def location(self, doc_id: str, offset: int) -> dict[str, object]:
+        """Page, slide and/or section of a character offset in a document (may be empty)."""
+        record = self.documents.get(doc_id)
+        if record is None:
+            return {}
+        found = locate([Location.from_row(row) for row in record["locations"]], offset)
+        return found.describe() if found else {}
 
 
 def _current_build(index_dir: Path, strict: bool = False) -> Path | None:
@@ -178,6 +204,38 @@ def _read_chunks(build: Path) -> list[Chunk]:
         raise IndexCorruptError(
             f"Cannot read chunk records {path} ({exc}). Rebuild with `rag index --rebuild`."
         ) from None
+
+
+def _read_documents(build: Path) -> list[dict[str, Any]]:
+    path = build / DOCUMENTS_FILE
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(
+            f"Cannot read document texts {path} ({exc}). Rebuild with `rag index --rebuild`."
+        ) from None
+
+
+def _previous_extractions(index_dir: Path) -> dict[str, Extracted]:
+    """Extractions in the live build keyed by the file bytes' sha256: unchanged files are
+    not parsed again."""
+    build = _current_build(index_dir)
+    if build is None:
+        return {}
+    try:
+        records = _read_documents(build)
+    except IndexCorruptError:
+        return {}  # an unreadable old build only costs re-extraction
+    cache = {}
+    for record in records:
+        try:
+            extracted = extracted_from_record(record)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if extracted is not None:
+            cache[record["sha256"]] = extracted
+    return cache
 
 
 def load_index(index_dir: Path, embedding_model: str | None = None) -> Index:
@@ -282,25 +340,43 @@ def build_index(
     rebuild: bool = False,
     progress: Progress | None = None,
     on_stage: Callable[[str], None] | None = None,
+    options: ExtractOptions | None = None,
+    strict: bool = False,
 ) -> BuildReport:
-    """Index every document under `corpus` into `index_dir`, re-embedding only new text."""
+    """Index every document under `corpus` into `index_dir`, re-embedding only new text and
+    re-extracting only changed files. `strict`: any skipped or partly read file is an error
+    (and the index is left as it was)."""
     started = time.perf_counter()
     stage = on_stage or (lambda _msg: None)
-    loaded = load_corpus(corpus)
     if index_dir.exists() and not index_dir.is_dir():
         raise IndexWriteError(f"Index path {index_dir} is a file, not a folder. Pass --index DIR.")
+    cache = {} if rebuild else _previous_extractions(index_dir)
+    loaded = load_corpus(corpus, options, cache)
+    if strict and (loaded.skipped or loaded.partial):
+        problems = [*loaded.skipped, *loaded.partial]
+        listed = "; ".join(f"{path}: {reason}" for path, reason in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise CorpusError(
+            f"--strict: {len(problems)} file(s) in {corpus} could not be fully read: "
+            f"{listed}{more}. Fix or remove them, or index without --strict."
+        )
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _write_error(index_dir, exc) from None
     params = IndexParams(chunk_chars, chunk_overlap, embedder.model_id, embedder.dimension)
-    report = BuildReport(documents=len(loaded.documents), skipped=loaded.skipped)
     log.debug(
         "read %d documents (%d skipped) from %s in %.2f s",
         len(loaded.documents),
         len(loaded.skipped),
         corpus,
         time.perf_counter() - started,
+    )
+    report = BuildReport(
+        documents=len(loaded.documents),
+        skipped=loaded.skipped,
+        partial=loaded.partial,
+        extracted=loaded.reextracted,
     )
     with _Lock(index_dir):
         old_docs: dict[str, Any] = {}
@@ -310,7 +386,7 @@ def build_index(
                 old_docs = _read_manifest(build).get("documents", {})
             except IndexCorruptError:
                 old_docs = {}
-        cache = {} if rebuild else _previous_vectors(index_dir, params)
+        vector_cache = {} if rebuild else _previous_vectors(index_dir, params)
         for doc in loaded.documents:
             if doc.id not in old_docs:
                 report.added.append(doc.id)
@@ -327,7 +403,7 @@ def build_index(
         vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
         todo = []
         for i, chunk in enumerate(chunks):
-            cached = cache.get(_text_key(chunk))
+            cached = vector_cache.get(_text_key(chunk))
             if cached is None:
                 todo.append(i)
             else:
@@ -359,6 +435,9 @@ def build_index(
         try:
             tmp.mkdir()
             _write_build(tmp, chunks, vectors, params)
+            with (tmp / DOCUMENTS_FILE).open("w", encoding="utf-8") as fh:
+                for doc in loaded.documents:
+                    fh.write(json.dumps(document_record(doc), ensure_ascii=False) + "\n")
             manifest = _manifest(params, loaded.documents, chunks, time.perf_counter() - started)
             (tmp / "manifest.json").write_text(
                 json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
@@ -431,9 +510,12 @@ def _manifest(
         "documents": {
             d.id: {
                 "sha256": d.sha256,
+                "kind": d.kind,
                 "encoding": d.encoding,
                 "title": d.title,
                 "date": d.date,
+                "author": d.author,
+                "units": d.units,
                 "chars": len(d.text),
                 "chunks": per_doc.get(d.id, 0),
             }

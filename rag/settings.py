@@ -48,10 +48,20 @@ class Settings:
     # Answering: context window and answer length of the local model.
     n_ctx: int = 4096
     max_tokens: int = 256
+    # Reading files: larger files are skipped; Tesseract languages for scanned PDF pages
+    # ("" turns OCR off).
+    max_file_mb: float = 50.0
+    ocr_languages: str = "chi_tra+eng"
 
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    def extract_options(self) -> Any:
+        """What `rag.extract` needs to know (an ExtractOptions)."""
+        from rag.extract import ExtractOptions
+
+        return ExtractOptions(int(self.max_file_mb * 1024 * 1024), self.ocr_languages)
 
     def validate(self) -> Settings:
         if self.embedder not in EMBEDDERS:
@@ -68,6 +78,8 @@ class Settings:
             raise ConfigError(f"chunk_overlap must be 0 or more, got {self.chunk_overlap}.")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"dense_weight must be between 0 and 1, got {self.dense_weight}.")
+        if self.max_file_mb <= 0:
+            raise ConfigError(f"max_file_mb must be above 0, got {self.max_file_mb}.")
         if self.embed_batch < 1:
             raise ConfigError(f"embed_batch must be at least 1, got {self.embed_batch}.")
         return self

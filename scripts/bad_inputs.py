@@ -143,7 +143,7 @@ CASES: list[tuple[str, Callable[[], None], tuple[str, ...], int, dict[str, str]]
         1,
         {},
     ),
-    ("eval file missing", nothing, ("eval", "--eval-file", "none.jsonl"), 2, {}),
+    ("eval file missing", nothing, ("eval", "--eval-file", "none.jsonl"), 1, {}),
     ("bad environment value", nothing, ("search", "台智雲"), 2, {"RAG_TOP_K": "lots"}),
     ("bad config file", lambda: write("rag.toml", "top_k = [\n"), ("search", "台智雲"), 2, {}),
     ("unknown option (typer usage)", lambda: Path("rag.toml").unlink(), ("index", "--fast"), 2, {}),

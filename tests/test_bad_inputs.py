@@ -79,7 +79,7 @@ def test_corpus_without_readable_documents_names_the_files(tmp_path: Path) -> No
         1,
         "No readable document",
         "empty.txt: empty file",
-        "photo.txt: binary",
+        "photo.txt: the content is a PNG image",
         args=("index", "--corpus", str(corpus)),
     )
     (corpus / "sub").mkdir()
@@ -92,7 +92,7 @@ def test_binary_and_empty_files_are_skipped_with_a_warning_naming_them(tiny_corp
     (tiny_corpus / "spaces.txt").write_text(" \n\u3000\n", encoding="utf-8")
     result = run("index", "--corpus", str(tiny_corpus))
     assert result.exit_code == 0
-    assert "Skipped photo.txt: binary content" in result.output
+    assert "Skipped photo.txt: the content is a PNG image" in result.output
     assert "Skipped sub/blank.md: empty file" in result.output
     assert "Skipped spaces.txt: no text" in result.output
     assert "Indexed 3 documents" in result.output and "3 files skipped" in result.output

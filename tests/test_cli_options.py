@@ -32,7 +32,7 @@ def test_quiet_drops_notices_but_not_results_warnings_or_errors(indexed: Path) -
     assert "Note" not in quiet.output and "food.txt" in quiet.stdout
     reindex = runner.invoke(app, ["--quiet", "index"])
     assert reindex.exit_code == 0
-    assert "Skipped photo.txt: binary" in reindex.output  # a warning stays
+    assert "Skipped photo.txt: the content is a PNG image" in reindex.output  # a warning stays
     assert "Indexed 3 documents" in reindex.stdout
     failed = runner.invoke(app, ["-q", "search", "主權AI", "--index", "nowhere"])
     assert failed.exit_code == 1 and "Run `rag index` first" in failed.output

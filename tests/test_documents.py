@@ -43,13 +43,15 @@ def test_load_corpus_recursive_ids_and_skips(tiny_corpus: Path) -> None:
     (tiny_corpus / "empty.txt").write_bytes(b"")
     (tiny_corpus / "image.txt").write_bytes(b"\x89PNG\x00\x00\x00\x01\x02")
     (tiny_corpus / "deck.pdf").write_bytes(b"%PDF-1.4")
+    (tiny_corpus / "notes.rtf").write_text("{\\rtf1 hello}", encoding="utf-8")
     (tiny_corpus / ".hidden.txt").write_text("secret", encoding="utf-8")
     result = load_corpus(tiny_corpus)
     assert [d.id for d in result.documents] == ["food.txt", "sub/europe.md", "taiwan.txt"]
     skipped = dict(result.skipped)
     assert skipped["empty.txt"] == "empty file"
     assert "binary" in skipped["image.txt"]
-    assert "unsupported" in skipped["deck.pdf"]
+    assert "damaged PDF" in skipped["deck.pdf"]
+    assert "unsupported" in skipped["notes.rtf"]
     assert ".hidden.txt" not in skipped
     europe = next(d for d in result.documents if d.id == "sub/europe.md")
     assert europe.title == "歐洲的AI法規"
