@@ -143,6 +143,7 @@ def index(
                 progress=progress,
                 options=settings.extract_options(),
                 strict=strict,
+                store_params=settings.store_params(),
             )
     if as_json:
         payload = {

@@ -88,6 +88,7 @@ def eval_cmd(
                     settings.chunk_chars,
                     settings.chunk_overlap,
                     progress=lambda d, t: bar.update(task, completed=d, total=t),
+                    store_params=settings.store_params(),
                 )
             loaded = load_index(index_path, embedder.model_id)
             questions = load_eval_file(eval_file, loaded.manifest["documents"])

@@ -37,7 +37,7 @@ from rag.errors import (
 )
 from rag.extract import Extracted, ExtractOptions, Location, locate
 from rag.lexical import TOKENIZER_ID, BM25Index
-from rag.store import FaissStore
+from rag.store import FaissStore, StoreParams
 
 log = logging.getLogger(__name__)
 # 2: chunks carry page/slide/section; documents.jsonl keeps each document's extracted text.
@@ -98,7 +98,7 @@ class Index:
     @property
     def store(self) -> FaissStore:
         if self._store is None:
-            self._store = FaissStore.load(self.folder)
+            self._store = FaissStore.load(self.folder, self.manifest.get("store"))
         return self._store
 
     @property
@@ -342,6 +342,7 @@ def build_index(
     on_stage: Callable[[str], None] | None = None,
     options: ExtractOptions | None = None,
     strict: bool = False,
+    store_params: StoreParams | None = None,
 ) -> BuildReport:
     """Index every document under `corpus` into `index_dir`, re-embedding only new text and
     re-extracting only changed files. `strict`: any skipped or partly read file is an error
@@ -434,11 +435,13 @@ def build_index(
         tmp = index_dir / f".{name}.partial"
         try:
             tmp.mkdir()
-            _write_build(tmp, chunks, vectors, params)
+            store = _write_build(tmp, chunks, vectors, params, store_params)
             with (tmp / DOCUMENTS_FILE).open("w", encoding="utf-8") as fh:
                 for doc in loaded.documents:
                     fh.write(json.dumps(document_record(doc), ensure_ascii=False) + "\n")
-            manifest = _manifest(params, loaded.documents, chunks, time.perf_counter() - started)
+            manifest = _manifest(
+                params, store, loaded.documents, chunks, time.perf_counter() - started
+            )
             (tmp / "manifest.json").write_text(
                 json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
             )
@@ -482,19 +485,27 @@ def _write_build(
     chunks: list[Chunk],
     vectors: np.ndarray,
     params: IndexParams,
-) -> None:
+    store_params: StoreParams | None = None,
+) -> dict[str, Any]:
+    """Write chunk records, vectors, the vector store and BM25; returns the store's record."""
     with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
         for chunk in chunks:
             fh.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
     np.save(folder / "vectors.npy", vectors)
-    FaissStore.build(vectors).save(folder)
+    store = FaissStore.build(vectors, store_params)
+    store.save(folder)
     bm25_dir = folder / "bm25"
     bm25_dir.mkdir()
     BM25Index.build([embed_text(c) for c in chunks], params.bm25_k1, params.bm25_b).save(bm25_dir)
+    return store.describe()
 
 
 def _manifest(
-    params: IndexParams, documents: list[Any], chunks: list[Chunk], seconds: float
+    params: IndexParams,
+    store: dict[str, Any],
+    documents: list[Any],
+    chunks: list[Chunk],
+    seconds: float,
 ) -> dict[str, Any]:
     per_doc: dict[str, int] = {}
     for chunk in chunks:
@@ -505,7 +516,7 @@ def _manifest(
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),
         "params": asdict(params),
-        "store": FaissStore.kind,
+        "store": store,
         "chunks": len(chunks),
         "documents": {
             d.id: {

@@ -38,6 +38,18 @@ def _zscores(scores: np.ndarray) -> np.ndarray:
     return (scores - float(scores.mean())) / std
 
 
+def top_positions(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the n highest scores, best first, ties in position order: what a stable
+    full argsort gives, in linear time (a full sort of 100k scores cost 12 ms per query)."""
+    if len(scores) <= n:
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - n)[len(scores) - n]  # the n-th highest score
+    above = np.flatnonzero(scores > kth)
+    ties = np.flatnonzero(scores == kth)[: n - len(above)]
+    pool = np.concatenate([above, ties])
+    return pool[np.argsort(-scores[pool], kind="stable")]
+
+
 def _overlaps(a: Chunk, b: Chunk) -> bool:
     return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
 
@@ -87,7 +99,7 @@ class Retriever:
         all_lexical = None
         if weight < 1:
             all_lexical = self.index.bm25.scores(query)
-            top = np.argsort(-all_lexical, kind="stable")[:n]
+            top = top_positions(all_lexical, n)
             candidates = {int(i) for i in top if all_lexical[i] > 0}
         t1 = time.perf_counter()
         dense: dict[int, float] = {}

@@ -7,11 +7,15 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from rag.store import StoreParams
+
 CONFIG_NAME = "rag.toml"
 ENV_PREFIX = "RAG_"
 EMBEDDERS = ("e5", "hash")
@@ -52,6 +56,15 @@ class Settings:
     # ("" turns OCR off).
     max_file_mb: float = 50.0
     ocr_languages: str = "chi_tra+eng"
+    # Vector store: exact search below this many chunks, HNSW from there on (see rag/store.py).
+    hnsw_threshold: int = 20_000
+    hnsw_ef_search: int = 256  # HNSW candidates per query: higher is better recall, slower
+
+    def store_params(self) -> StoreParams:
+        """The vector store's parameters, for `build_index`."""
+        from rag.store import StoreParams
+
+        return StoreParams(hnsw_threshold=self.hnsw_threshold, hnsw_ef_search=self.hnsw_ef_search)
 
     @property
     def models_dir(self) -> Path:
@@ -80,6 +93,10 @@ class Settings:
             raise ConfigError(f"dense_weight must be between 0 and 1, got {self.dense_weight}.")
         if self.max_file_mb <= 0:
             raise ConfigError(f"max_file_mb must be above 0, got {self.max_file_mb}.")
+        if self.hnsw_threshold < 1:
+            raise ConfigError(f"hnsw_threshold must be at least 1, got {self.hnsw_threshold}.")
+        if self.hnsw_ef_search < 1:
+            raise ConfigError(f"hnsw_ef_search must be at least 1, got {self.hnsw_ef_search}.")
         if self.embed_batch < 1:
             raise ConfigError(f"embed_batch must be at least 1, got {self.embed_batch}.")
         return self

