@@ -43,6 +43,11 @@ class E5Embedder:
         self._model: Any = None
         self.on_prepare: Callable[[str], None] | None = None
 
+    @property
+    def folder(self) -> Path:
+        """The converted sentence-transformers folder (exists after `warm_up`)."""
+        return self._folder
+
     def warm_up(self) -> None:
         """Convert the model on first use, then load it once."""
         if self._model is not None:

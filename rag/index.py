@@ -25,7 +25,7 @@ import numpy as np
 
 from rag import __version__
 from rag.chunking import SPLITTER_VERSION, Chunk, chunk_documents
-from rag.documents import document_record, extracted_from_record, load_corpus
+from rag.documents import Document, document_record, extracted_from_record, load_corpus
 from rag.embedder import Embedder, Progress
 from rag.errors import (
     CorpusError,
@@ -100,6 +100,11 @@ class Index:
         if self._store is None:
             self._store = FaissStore.load(self.folder, self.manifest.get("store"))
         return self._store
+
+    @store.setter
+    def store(self, store: FaissStore) -> None:
+        """Search another store of the same vectors (`rag bench` compares HNSW with exact)."""
+        self._store = store
 
     @property
     def bm25(self) -> BM25Index:
@@ -431,35 +436,9 @@ def build_index(
                 len(todo) / spent if spent > 0 else 0.0,
             )
         stage("writing")
-        name = f"build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
-        tmp = index_dir / f".{name}.partial"
-        try:
-            tmp.mkdir()
-            store = _write_build(tmp, chunks, vectors, params, store_params)
-            with (tmp / DOCUMENTS_FILE).open("w", encoding="utf-8") as fh:
-                for doc in loaded.documents:
-                    fh.write(json.dumps(document_record(doc), ensure_ascii=False) + "\n")
-            manifest = _manifest(
-                params, store, loaded.documents, chunks, time.perf_counter() - started
-            )
-            (tmp / "manifest.json").write_text(
-                json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
-            )
-            final = index_dir / name
-            tmp.rename(final)
-            pointer = index_dir / "CURRENT.tmp"
-            pointer.write_text(name + "\n", encoding="utf-8")
-            os.replace(pointer, index_dir / "CURRENT")
-            log.debug("wrote %s and switched CURRENT to it", final)
-        except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise _write_error(index_dir, exc) from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        if build is not None and build != final:
-            shutil.rmtree(build, ignore_errors=True)
-        _remove_stale_partials(index_dir, keep=final)
+        final = _publish(
+            index_dir, build, loaded.documents, chunks, vectors, params, store_params, started
+        )
     report.chunks = len(chunks)
     report.seconds = time.perf_counter() - started
     report.path = str(final)
@@ -472,6 +451,69 @@ def _write_error(index_dir: Path, exc: BaseException) -> IndexWriteError:
         f"Cannot write the index in {index_dir} ({reason}); the previous index, if any, is "
         "unchanged. Free disk space or fix the folder's permissions, or pass --index DIR."
     )
+
+
+def write_index(
+    index_dir: Path,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    params: IndexParams,
+    store_params: StoreParams | None = None,
+) -> Path:
+    """Write ready chunks and their vectors as a new build and make it the live one.
+
+    For chunks that come from elsewhere (e.g. `rag bench`'s synthetic corpora); `build_index`
+    is the way from a folder of documents. Returns the build folder.
+    """
+    started = time.perf_counter()
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _Lock(index_dir):
+        previous = _current_build(index_dir)
+        return _publish(
+            index_dir, previous, documents, chunks, vectors, params, store_params, started
+        )
+
+
+def _publish(
+    index_dir: Path,
+    previous: Path | None,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    params: IndexParams,
+    store_params: StoreParams | None,
+    started: float,
+) -> Path:
+    """Write a build beside the live one, switch CURRENT to it, remove the old one."""
+    name = f"build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+    tmp = index_dir / f".{name}.partial"
+    try:
+        tmp.mkdir()
+        store = _write_build(tmp, chunks, vectors, params, store_params)
+        with (tmp / DOCUMENTS_FILE).open("w", encoding="utf-8") as fh:
+            for doc in documents:
+                fh.write(json.dumps(document_record(doc), ensure_ascii=False) + "\n")
+        manifest = _manifest(params, store, documents, chunks, time.perf_counter() - started)
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        final = index_dir / name
+        tmp.rename(final)
+        pointer = index_dir / "CURRENT.tmp"
+        pointer.write_text(name + "\n", encoding="utf-8")
+        os.replace(pointer, index_dir / "CURRENT")
+        log.debug("wrote %s and switched CURRENT to it", final)
+    except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(index_dir, exc) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if previous is not None and previous != final:
+        shutil.rmtree(previous, ignore_errors=True)
+    _remove_stale_partials(index_dir, keep=final)
+    return final
 
 
 def _remove_stale_partials(index_dir: Path, keep: Path) -> None:
@@ -503,7 +545,7 @@ def _write_build(
 def _manifest(
     params: IndexParams,
     store: dict[str, Any],
-    documents: list[Any],
+    documents: list[Document],
     chunks: list[Chunk],
     seconds: float,
 ) -> dict[str, Any]:

@@ -104,7 +104,8 @@ QUERY_STOPWORDS = frozenset(
 
 
 @lru_cache(maxsize=1)
-def _jieba() -> Any:
+def jieba_tokenizer() -> Any:
+    """One initialised jieba tokenizer for the process (its dictionary takes ~1 s to load)."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -118,7 +119,7 @@ def segment(text: str) -> list[str]:
     words: list[str] = []
     for piece in _WORD.findall(normalize_for_match(text)):
         if _CJK_RUN.fullmatch(piece):
-            words.extend(w for w in _jieba().lcut(piece) if w.strip())
+            words.extend(w for w in jieba_tokenizer().lcut(piece) if w.strip())
         else:
             words.append(piece)
     return words
@@ -133,7 +134,7 @@ def tokenize(text: str, *, query: bool = False) -> list[str]:
     tokens: list[str] = []
     for piece in _WORD.findall(norm):
         if _CJK_RUN.fullmatch(piece):
-            words = [w for w in _jieba().lcut(piece) if w.strip()]
+            words = [w for w in jieba_tokenizer().lcut(piece) if w.strip()]
             if query:
                 words = [w for w in words if w not in QUERY_STOPWORDS]
             tokens.extend(words)

@@ -6,7 +6,7 @@ python3 -m venv .venv
 . .venv/bin/activate
 pip install --quiet --upgrade pip
 pip install --quiet torch==2.13.0
-pip install --quiet -e '.[test]'
+pip install --quiet -e '.[test,bench]'
 # OCR of scanned PDF pages uses the Tesseract binary when present; install it where we may
 # (root with apt-get), so that tests/test_ocr.py runs. Without it those tests are skipped.
 if ! command -v tesseract >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
