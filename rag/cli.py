@@ -280,7 +280,9 @@ def _answerer(settings: Settings, no_llm: bool, quiet: bool) -> Any:
     embedder = _embedder(settings, say)
     loaded = load_index(settings.index, embedder.model_id)
     retriever = Retriever(loaded, embedder, settings.dense_weight)
+    warming = retriever.warm_up_in_background()  # overlaps with loading the answer model
     generator = _generator(settings, no_llm)
+    warming()
     return Answerer(retriever, generator, settings.answer_k, settings.max_tokens)
 
 

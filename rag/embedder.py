@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,6 +40,8 @@ class E5Embedder:
         self._batch_size = batch_size
         self._threads = threads
         self._model: Any = None
+        self._meter: Any = None
+        self._torch_threads = 0
         self.on_prepare: Callable[[str], None] | None = None
 
     @property
@@ -56,19 +57,31 @@ class E5Embedder:
 
         folder = ensure_model(self._folder, progress=self.on_prepare)
         started = time.perf_counter()
-        import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        torch.set_num_threads(self._threads or os.cpu_count() or 1)
+        from rag.generator import CoreMeter
+
+        self._meter = CoreMeter()
+        self._set_threads()
         hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter the CLI
         self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         log.debug(
             "loaded the embedding model from %s in %.2f s", folder, time.perf_counter() - started
         )
 
+    def _set_threads(self) -> None:
+        """The configured thread count, or (0) every core other processes leave idle now."""
+        import torch
+
+        threads = self._threads or self._meter()
+        if threads != self._torch_threads:
+            torch.set_num_threads(threads)
+            self._torch_threads = threads
+
     def _encode(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:
         self.warm_up()
+        self._set_threads()
         vectors = self._model.encode(
             list(texts),
             prompt_name=prompt_name,

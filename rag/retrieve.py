@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +67,40 @@ class Retriever:
         self.dense_weight = dense_weight
         self.last_timings: dict[str, float] = {}
         self._chinese_corpus: bool | None = None
+
+    def warm_up(self) -> None:
+        """Load what a first search needs: the embedding model, the vector store, BM25, jieba."""
+        from rag.lexical import jieba_tokenizer
+
+        warm = getattr(self.embedder, "warm_up", None)
+        if warm is not None:
+            warm()
+        _ = self.index.store, self.index.bm25
+        jieba_tokenizer()
+
+    def warm_up_in_background(self) -> Callable[[], None]:
+        """Start `warm_up` in a thread; returns a function that waits for it (and re-raises).
+
+        Meant to overlap with loading the answer model: llama.cpp loads in C without holding
+        the GIL, so on a cold `rag ask` the two take the time of the longer one.
+        """
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self.warm_up()
+            except BaseException as exc:  # handed to the waiting thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=run, name="retriever-warm-up", daemon=True)
+        thread.start()
+
+        def wait() -> None:
+            thread.join()
+            if errors:
+                raise errors[0]
+
+        return wait
 
     def _is_chinese_corpus(self) -> bool:
         """Whether most letters in (a sample of) the chunks are Chinese characters."""

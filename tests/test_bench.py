@@ -219,3 +219,42 @@ def test_cli_bench_tiny(tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.M
 def test_cli_bench_rejects_bad_sizes() -> None:
     result = CliRunner().invoke(app, ["bench", "--sizes", "lots"])
     assert result.exit_code != 0 and "--sizes" in result.output
+
+
+def test_results_page_is_written_from_the_json(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "write_bench.py"
+    spec = importlib.util.spec_from_file_location("write_bench", script)
+    assert spec is not None and spec.loader is not None
+    write_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(write_bench)
+    point = {
+        "store": "faiss-flat-ip", "p50_ms": 1.5, "p95_ms": 3.0, "lexical_ms_p50": 0.5,
+        "dense_ms_p50": 0.9, "build_s": 2.0, "rss_mb": 900.0, "index_rss_mb": 10.0,
+        "recall_vs_exact": 1.0, "hybrid_same_top_k": 1.0,
+    }  # fmt: skip
+    result = {
+        "generated_at": "2026-11-23T00:00:00+00:00",
+        "wall_s": 100.0,
+        "machine": {"cores": 2, "cpu": "test", "python": "3.11", "loadavg_1m_at_start": 0.5},
+        "targets": check_targets({"ask": {"ttft_s_p50": 4.25}}),
+        "index": {"docs": 5, "chunks": 294, "wall_s": 20.0, "model_load_s": 6.0,
+                  "chunks_per_s": 14.7, "peak_rss_mb": 1100.0, "loadavg_1m": [0.5, 1.0]},
+        "retrieval": {"1000": point, "100000": {**point, "p50_ms": 30.0, "store": "faiss-hnsw-ip"}},
+        "ask": {"n": 10, "mode": "llm", "ttft_s_p50": 4.25, "ttft_s_p95": 6.0, "total_s_p50": 7.0,
+                "tokens_per_s": 20.0, "prompt_tokens_p50": 400, "cold_start_s": 12.5,
+                "cold_start_runs": [{"first_output_s": 12.5}], "accuracy": 0.5,
+                "llm_threads": 2, "loadavg_1m": [1.0, 2.0]},
+        "peer": {"skipped": "pip install -e '.[bench]'"},
+    }  # fmt: skip
+    run_file = write_bench.RUNS / "quick.json"
+    page = write_bench.write(result, run_file, False, None)
+    assert "| time to first token p50, warm (s) | 4.25 | < 6.0 | yes |" in page
+    assert "| 100,000 | faiss-hnsw-ip | 30 |" in page
+    assert "p50 grows 20.0x" in page
+    assert "rag bench --quick --json --out bench/runs/quick.json" in page
+    assert "Skipped: pip install -e '.[bench]'." in page
+    write_bench.plot(result["retrieval"], tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")

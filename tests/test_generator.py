@@ -180,3 +180,21 @@ def test_stop_strings_and_early_close(llama: LlamaGenerator) -> None:
 def test_overlong_prompt_is_refused_clearly(llama: LlamaGenerator) -> None:
     with pytest.raises(ModelError, match="context window holds 4096"):
         list(llama.stream([{"role": "user", "content": "臺灣" * 5000}], max_tokens=8))
+
+
+def test_core_meter_measures_between_calls_without_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = iter([0.0, 0.5, 2.0, 4.0])
+    jiffies = iter([(0, 0), (500, 1000), (500, 2000)])
+    monkeypatch.setattr(generator_module.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(generator_module.time, "process_time", lambda: 0.0)
+    monkeypatch.setattr(generator_module, "_cpu_jiffies", lambda: next(jiffies))
+    monkeypatch.setattr(generator_module, "available_cores", lambda: 2)
+    monkeypatch.setattr(generator_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(generator_module, "idle_cores", lambda: 2)  # the one waiting call
+    meter = generator_module.CoreMeter(interval_s=1.0)
+    assert meter() == 2  # first call: a short blocking measurement
+    assert meter() == 2  # 0.5 s later: the last answer, nothing read
+    assert meter() == 1  # since the first: another process kept one core of two busy
+    assert meter() == 2  # and then it stopped

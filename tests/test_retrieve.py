@@ -60,3 +60,23 @@ def test_top_positions_equals_stable_argsort_with_ties() -> None:
     for n in (1, 7, 50, 499, 500, 800):
         expected = np.argsort(-scores, kind="stable")[:n]
         assert top_positions(scores, n).tolist() == expected.tolist()
+
+
+def test_warm_up_in_background_loads_and_reraises(tiny_corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from rag.embedder import HashEmbedder
+    from rag.index import build_index, load_index
+    from rag.retrieve import Retriever
+
+    class Broken(HashEmbedder):
+        def warm_up(self) -> None:
+            raise RuntimeError("model folder unreadable")
+
+    build_index(tiny_corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
+    index = load_index(tmp_path / "idx")
+    Retriever(index, HashEmbedder(), 0.5).warm_up_in_background()()
+    assert index._store is not None and index._bm25 is not None
+    wait = Retriever(load_index(tmp_path / "idx"), Broken(), 0.5).warm_up_in_background()
+    with pytest.raises(RuntimeError, match="unreadable"):
+        wait()
