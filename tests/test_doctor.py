@@ -99,8 +99,10 @@ def test_provisioned_models_are_reported_verified(
     shared_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rag.e5convert import ensure_model
+    from rag.provision import ensure_default_model
 
     ensure_model(shared_home / "models" / "multilingual-e5-small")
+    ensure_default_model(shared_home / "models")  # tests may run in any order
     monkeypatch.setenv("RAG_HOME", str(shared_home))
     checks = {c.name: c for c in diagnose(load_settings()).checks}
     assert checks["embedding model"].ok and "mean cosine 0.99" in checks["embedding model"].detail
