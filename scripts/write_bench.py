@@ -148,12 +148,11 @@ def write(
         f"({result['generated_at']}), produced by `{shlex.join(bench_command(full, run_file))}` "
         f"in {_v(result['wall_s'])} s on {m['cores']} cores ({m['cpu']}), Python {m['python']}.",
         "",
-        "**Contention.** This machine was shared with other engineers' test and eval runs while "
-        "this was measured: the 1-minute load average was "
+        "**Load.** The 1-minute load average was "
         f"{_v(m['loadavg_1m_at_start'])} at the start (2 means both cores busy). Each section "
         "records the load before and after it (`loadavg_1m` in the JSON). Times, LLM times most, "
-        "are worse than on an idle machine: llama.cpp's threads wait for each other, so one "
-        "busy neighbour slows generation several-fold. The LLM timings are to be re-run alone.",
+        "depend on it: llama.cpp's threads wait for each other, so one busy neighbour slows "
+        "generation several-fold. Compare runs only at similar load.",
         "",
         *[f"**Note.** {note}\n" for note in notes or []],
         "## Targets",
