@@ -26,6 +26,7 @@ from rag.errors import ConfigError
 from rag.evaluate import EvalQuestion, is_correct, load_eval_file, run_retrieval
 from rag.generator import Generator, available_cores
 from rag.index import build_index, load_index
+from rag.metrics import percentile
 from rag.settings import Settings
 
 Say = Callable[[str], None]
@@ -92,11 +93,6 @@ def pick(questions: Sequence[EvalQuestion], n: int) -> list[EvalQuestion]:
     if n >= len(questions):
         return list(questions)
     return [questions[round(i * len(questions) / n)] for i in range(n)]
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))]
 
 
 def _reset_peak_rss() -> bool:

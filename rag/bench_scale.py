@@ -34,6 +34,7 @@ from rag.documents import Document
 from rag.embedder import Progress
 from rag.errors import RagError
 from rag.index import IndexParams, embed_text, load_index, write_index
+from rag.metrics import percentile
 from rag.settings import Settings
 from rag.store import FLAT, FaissStore, StoreParams
 
@@ -176,11 +177,6 @@ def build(spec: ScaleSpec) -> dict[str, Any]:
     }
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))]
-
-
 def query(spec: ScaleSpec) -> dict[str, Any]:
     """Hybrid query latency (warm), memory, and recall of the store against exact search."""
     from rag.retrieve import Retriever
@@ -212,7 +208,7 @@ def query(spec: ScaleSpec) -> dict[str, Any]:
         "store": index.store.kind,
         "queries": len(latencies),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p95_ms": round(_percentile(latencies, 95) * 1000, 2),
+        "p95_ms": round(percentile(latencies, 95) * 1000, 2),
         "lexical_ms_p50": round(statistics.median(parts["lexical_s"]) * 1000, 2),
         # Embedding the question, the vector search and the exact scoring of lexical-only
         # candidates; the rest of p50 is fusion.
