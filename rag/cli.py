@@ -10,8 +10,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from rag.cli_options import (
+    CorpusOpt,
+    IndexOpt,
+    JsonOpt,
+    ModelOpt,
+    NoLlmOpt,
+    TopKOpt,
+    alerts,
+    err,
+    out,
+)
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
@@ -24,19 +34,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="Prepare and check the local models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-out = Console(soft_wrap=True)
-# Progress bars and notices; --quiet silences this console.
-err = Console(stderr=True, soft_wrap=True)
-# Errors, warnings and --verbose details: never silenced.
-alerts = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("rag.cli")
-
-CorpusOpt = Annotated[
-    Path | None, typer.Option("--corpus", help="Folder of documents [default: ./corpus].")
-]
-IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [default: ./index].")]
-TopKOpt = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to return.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 class _ConsoleLog(logging.Handler):
@@ -219,14 +217,6 @@ def search(
             highlight=False,
         )
         out.print("   " + " ".join(h.chunk.text.split()), highlight=False)
-
-
-ModelOpt = Annotated[
-    Path | None, typer.Option("--model", help="A GGUF chat model [default: the bundled Qwen].")
-]
-NoLlmOpt = Annotated[
-    bool, typer.Option("--no-llm", help="Answer with the best retrieved sentences, no model.")
-]
 
 
 def _generator(settings: Settings, no_llm: bool) -> Any:

@@ -8,19 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-# rag.cli imports this module to register the command, so the helpers shared with it are
-# imported inside the functions; these option types match the ones of `rag ask`.
-IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [default: ./index].")]
-TopKOpt = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to return.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-NoLlmOpt = Annotated[
-    bool, typer.Option("--no-llm", help="Answer with the best retrieved sentences, no model.")
-]
+# rag.cli imports this module to register the command, so its helpers are imported inside
+# the functions.
+from rag.cli_options import IndexOpt, JsonOpt, NoLlmOpt, TopKOpt, alerts, err, out
+
 RUNS = Path("eval") / "runs"
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 
 def eval_cmd(
@@ -141,7 +134,7 @@ def eval_cmd(
         saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text(text, encoding="utf-8")
     except OSError as exc:
-        err.print(f"[yellow]Warning:[/yellow] could not save the run to {saved}: {exc}")
+        alerts.print(f"[yellow]Warning:[/yellow] could not save the run to {saved}: {exc}")
     else:
         err.print(f"Run saved to {saved}", highlight=False)
     if as_json:
