@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.chunking import location
 from rag.chunking import split_sentences as split_source_sentences
 from rag.cite import (
     SUPPORT_THRESHOLD,
@@ -54,8 +55,7 @@ class Citation:
     section: str | None = None
 
     def location(self) -> dict[str, object]:
-        found = {"page": self.page, "slide": self.slide, "section": self.section}
-        return {k: v for k, v in found.items() if v}
+        return location(self.page, self.slide, self.section)
 
     def to_json(self) -> dict[str, object]:
         fields = {"n": self.n, "source": self.source, "start": self.start, "end": self.end}

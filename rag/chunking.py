@@ -34,8 +34,13 @@ class Chunk:
 
     def location(self) -> dict[str, object]:
         """The non-empty of page, slide and section."""
-        found = {"page": self.page, "slide": self.slide, "section": self.section}
-        return {k: v for k, v in found.items() if v}
+        return location(self.page, self.slide, self.section)
+
+
+def location(page: int | None, slide: int | None, section: str | None) -> dict[str, object]:
+    """Page, slide and section as a record shows them: only the ones that are set."""
+    found = {"page": page, "slide": slide, "section": section}
+    return {k: v for k, v in found.items() if v}
 
 
 def _is_table_row(line: str) -> bool:
