@@ -217,7 +217,6 @@ class Answerer:
         self.max_tokens = max_tokens
         self.threshold = threshold
         self.min_relevance = min_relevance
-        self._documents: dict[str, str] | None = None
 
     def ask(
         self,
@@ -295,7 +294,7 @@ class Answerer:
             self.threshold,
             self.min_relevance,
             self._similarity(hits),
-            [self._document_text(h.chunk.doc_id) for h in hits],
+            [self.retriever.index.document_text(h.chunk.doc_id) for h in hits],
         )
         answer.sentences = verdict.checked.sentences if verdict.checked else []
         answer.relevance = verdict.relevance
@@ -305,15 +304,6 @@ class Answerer:
         answer.answer = kept.answer
         answer.citations = [_citation(n, hits[n - 1]) for n in kept.cited]
         return answer
-
-    def _document_text(self, doc_id: str) -> str:
-        """A document's text as indexed (its chunks joined), for checks wider than a passage."""
-        if self._documents is None:
-            texts: dict[str, list[str]] = {}
-            for chunk in self.retriever.index.chunks:
-                texts.setdefault(chunk.doc_id, []).append(f"{chunk.context}\n{chunk.text}")
-            self._documents = {doc: "\n".join(parts) for doc, parts in texts.items()}
-        return self._documents.get(doc_id, "")
 
     def _refuse(self, answer: Answer) -> Answer:
         answer.answer = PROMPTS[answer.script].refusal
