@@ -242,11 +242,12 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """What changed from run a to run b: every shared metric, and question by question the
     retrieval and answer outcomes that differ."""
     metrics = []
-    for section in ("metrics", "answers"):
-        ma = a.get(section, {}) if section == "metrics" else a.get(section, {}).get("metrics", {})
-        mb = b.get(section, {}) if section == "metrics" else b.get(section, {}).get("metrics", {})
-        for key in ma:
-            x, y = ma.get(key), mb.get(key)
+    for ma, mb in (
+        (a["metrics"], b["metrics"]),
+        (a.get("answers", {}).get("metrics", {}), b.get("answers", {}).get("metrics", {})),
+    ):
+        for key, x in ma.items():
+            y = mb.get(key)
             if isinstance(x, int | float) and isinstance(y, int | float):
                 metrics.append({"metric": key, "a": x, "b": y, "delta": round(y - x, 4)})
     va, vb = _question_view(a), _question_view(b)
