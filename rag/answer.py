@@ -20,10 +20,12 @@ from rag.cite import (
     CheckedSentence,
     CheckResult,
     Similarity,
+    asks_money,
     check_citations,
     grams,
     named_terms,
     relevance,
+    states_money,
 )
 from rag.generator import Generator
 from rag.guard import mask_instructions
@@ -35,11 +37,6 @@ from rag.textnorm import Script, detect_script, normalize_for_match, to_simplifi
 # HIGH or above the passage says the same thing. Scaled to [0, 1] to compare with overlap.
 SEMANTIC_LOW = 0.80
 SEMANTIC_HIGH = 0.88
-# Share of a Chinese question's content that the cited passages must cover: below it the
-# passages talk about something else and the answer is refused rather than trusted. Chosen
-# on eval/questions.jsonl (raw answers replayed through `judge`): 0.3 refused 11 of 15
-# unanswerable questions at 51.5% accuracy; 0 refused 9 at 57.6%; 0.5 refused 12 at 32%.
-MIN_RELEVANCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -170,20 +167,22 @@ def judge(
     raw: str,
     passages: Sequence[str],
     threshold: float = SUPPORT_THRESHOLD,
-    min_relevance: float = MIN_RELEVANCE,
     similarity: Similarity | None = None,
     documents: Sequence[str] | None = None,
 ) -> Verdict:
     """Decide in code whether a model's answer stands: refused when the model says the
-    passages do not answer, when no sentence is supported by a cited passage, or (Chinese
-    questions) when the cited passages cover too little of what was asked or their documents
-    (`documents[i]`: the whole text of passage i's document) never mention a term the question
-    names. Unsupported sentences are dropped from what is kept."""
+    passages do not answer, when no sentence is supported by a cited passage, when the question
+    asks for a sum of money and the answer states none, or (Chinese questions) when the cited
+    passages' documents (`documents[i]`: the whole text of passage i's document) never mention
+    a term the question names. Unsupported sentences are dropped from what is kept."""
     if not raw or is_refusal(raw):
         return Verdict(True, "model refused")
     checked = check_citations(raw, passages, threshold, similarity, question=question)
     if not checked.any_supported:
         return Verdict(True, "no supported sentence", checked)
+    kept = " ".join(s.text for s in checked.sentences if s.supported)
+    if asks_money(question) and not states_money(kept):
+        return Verdict(True, "the question asks for a sum and the answer states none", checked)
     score = None
     if script != "english":
         cited_ns = sorted({n for s in checked.sentences for n in s.citations})
@@ -192,10 +191,10 @@ def judge(
         missing = sorted(t for t in named_terms(question) if "".join(t.split()) not in seen)
         if missing:
             return Verdict(True, f"the cited documents never mention {', '.join(missing)}", checked)
+        # Reported, not a gate: how much of the question the best cited passage covers. A
+        # floor on it refused more correct answers than inventions (eval/RESULTS.md).
         cited = [passages[n - 1] for s in checked.sentences for n in s.citations]
         score = max(relevance(question, p) for p in cited)
-        if score < min_relevance:
-            return Verdict(True, "cited passages do not cover the question", checked, score)
     return Verdict(False, "supported", checked, score)
 
 
@@ -209,14 +208,12 @@ class Answerer:
         top_k: int = 4,
         max_tokens: int = 256,
         threshold: float = SUPPORT_THRESHOLD,
-        min_relevance: float = MIN_RELEVANCE,
     ):
         self.retriever = retriever
         self.generator = generator
         self.top_k = top_k
         self.max_tokens = max_tokens
         self.threshold = threshold
-        self.min_relevance = min_relevance
 
     def ask(
         self,
@@ -292,7 +289,6 @@ class Answerer:
             raw,
             passages,
             self.threshold,
-            self.min_relevance,
             self._similarity(hits),
             [self.retriever.index.document_text(h.chunk.doc_id) for h in hits],
         )

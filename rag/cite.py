@@ -114,7 +114,7 @@ def grams(text: str) -> set[str]:
     """Character bigrams of Chinese runs (single characters for one-character runs) and
     ASCII words and numbers, on the normalised form."""
     out: set[str] = set()
-    for piece in _GRAM_SOURCE.findall(normalize_for_match(text)):
+    for piece in _GRAM_SOURCE.findall(_THOUSANDS.sub("", normalize_for_match(text))):
         if piece[0].isascii() or len(piece) == 1:
             out.add(piece)
             if "." in piece:  # 2025.11 also matches 2025 and 11
@@ -159,6 +159,33 @@ def passage_numbers(text: str) -> set[str]:
     as in 1萬顆): what a sentence's numbers are checked against."""
     norm = normalize_for_match(text)
     return numbers(norm) | {str(_cn_value(run)) for run in _CN_NUMBER.findall(norm)}
+
+
+# Measure words and units that say what a number counts: 1000家 (companies) is not 1000名
+# (people). Normalised (Simplified) forms.
+_MEASURES = "家名位人台个颗座所项件种次倍年月日天周岁亿万元%成"
+_QUANTITY = re.compile(rf"(\d+(?:\.\d+)?)\s*([{_MEASURES}])?")
+
+
+def quantities(text: str) -> dict[str, set[str]]:
+    """Each number written in digits, with the measure words that follow it ('' for none):
+    「約有1000家」 gives {'1000': {'家'}}."""
+    found: dict[str, set[str]] = {}
+    for match in _QUANTITY.finditer(_THOUSANDS.sub("", normalize_for_match(text))):
+        found.setdefault(match.group(1), set()).add(match.group(2) or "")
+    return found
+
+
+def measure_conflict(sentence: str, window: str) -> bool:
+    """True when the sentence counts a number in other units than the window does: the
+    window writes 1000 only as 1000家 and the sentence says 1000名員工. A number the window
+    also writes bare (a table cell) or not at all is no conflict."""
+    stated = quantities(window)
+    for number, units in quantities(sentence).items():
+        seen = stated.get(number)
+        if seen and "" not in seen and not (units - {""}) <= seen:
+            return True
+    return False
 
 
 def windows(passage: str) -> list[str]:
@@ -215,9 +242,15 @@ def lexical_support(sentence: str, passage: str, question: str = "") -> float:
         sentence_grams = novel
     # Numbers the question gives (TOP500, a year asked about) need no support.
     wanted = numbers(sentence) - numbers(question)
+    # An answer that adds nothing but a number to the question (「台智雲有1000名員工」) is
+    # supported only where that number stands next to something the question asks about.
+    bare = bool(wanted) and all(_NUMBER.fullmatch(g) for g in novel)
+    topic = question_grams(question, _WHEN) if bare else set()
     best = 0.0
     for window in windows(passage):
-        if wanted <= passage_numbers(window):
+        if topic and not topic & grams(window):
+            continue
+        if wanted <= passage_numbers(window) and not measure_conflict(sentence, window):
             best = max(
                 best,
                 coverage(sentence_grams, window),
@@ -226,13 +259,18 @@ def lexical_support(sentence: str, passage: str, question: str = "") -> float:
     return best
 
 
-def question_grams(question: str) -> set[str]:
-    """Grams of the question's content words (question words and particles removed)."""
+# Words that place a question in time but say nothing of its topic (normalised forms).
+_WHEN = frozenset(["目前", "现在", "如今", "现今", "当时", "最近", "今年", "去年"])
+
+
+def question_grams(question: str, skip: frozenset[str] = frozenset()) -> set[str]:
+    """Grams of the question's content words (question words, particles and `skip`
+    removed)."""
     from rag.lexical import QUERY_STOPWORDS, segment
 
     out: set[str] = set()
     for word in segment(question):
-        if word not in QUERY_STOPWORDS:
+        if word not in QUERY_STOPWORDS and word not in skip:
             out |= grams(word)
     return out
 
@@ -251,6 +289,26 @@ def named_terms(question: str) -> set[str]:
     an answer about them needs passages that mention them."""
     norm = normalize_for_match(question)
     return {m.group(1) or m.group(0) for m in _NAMED.finditer(norm)}
+
+
+# A question that asks for a sum of money, and the words by which an answer states one.
+_ASKS_MONEY = re.compile(
+    r"多少钱|多少经费|多少预算|多少资金|花了多少|花费多少|成本是多少|费用是多少|造价"
+    r"|how much money|how much did .* cost|what did .* cost|how much does .* cost"
+)
+_STATES_MONEY = re.compile(
+    r"\d\s*(?:[亿万千百]|[a-z]*illion)|[元圆镑]|美金|台币|日币|\$|€|£|¥|usd|twd|ntd|eur|dollar|euro"
+    r"|[一二两三四五六七八九十百千]+\s*[亿万]"
+)
+
+
+def asks_money(question: str) -> bool:
+    return _ASKS_MONEY.search(normalize_for_match(question)) is not None
+
+
+def states_money(text: str) -> bool:
+    """Whether the text states a sum: a currency, or a number of 萬/億 (millions, billions)."""
+    return _STATES_MONEY.search(normalize_for_match(text)) is not None
 
 
 def _is_claim(sentence: str) -> bool:

@@ -124,15 +124,15 @@ def test_refusal_phrases_and_script_helper() -> None:
     assert to_script("國際", "english") == "國際"
 
 
-def test_answer_about_a_neighbouring_fact_is_refused() -> None:
+def test_answer_without_the_sum_a_question_asks_for_is_refused() -> None:
     from rag.answer import judge
 
-    passages = ["Peter Wu (吳漢章)\n台智雲 總經理\nTCA AI大聯盟 會長"]
-    reply = "台智雲總經理是吳漢章[1]。"
-    asked_other = judge("台智雲的董事長是誰？", "traditional", reply, passages, min_relevance=0.6)
-    assert asked_other.refused and "cover" in asked_other.reason
-    asked_this = judge("台智雲的總經理是誰？", "traditional", reply, passages, min_relevance=0.6)
-    assert not asked_this.refused and asked_this.kept.cited == [1]
+    passages = ["晶創26的Rmax是81.55 PFlops，建置經費約新台幣50億元。"]
+    question = "晶創26花了多少錢建置？"
+    invented = judge(question, "traditional", "晶創26花了81.55 PF建置[1]。", passages)
+    assert invented.refused and "sum" in invented.reason
+    stated = judge(question, "traditional", "晶創26約花了50億元[1]。", passages)
+    assert not stated.refused and stated.kept.cited == [1]
 
 
 def test_answer_about_a_term_its_documents_never_mention_is_refused() -> None:
@@ -140,7 +140,7 @@ def test_answer_about_a_term_its_documents_never_mention_is_refused() -> None:
 
     passages = ["晶創26的Rmax是81.55 PFlops。"]
     reply = "TAIDE模型有81.55 PFlops的參數[1]。"
-    unrelated = judge("TAIDE模型有多少參數？", "traditional", reply, passages, min_relevance=0)
+    unrelated = judge("TAIDE模型有多少參數？", "traditional", reply, passages)
     assert unrelated.refused and "taide" in unrelated.reason
     documents = ["國科會發展了TAIDE對話引擎。晶創26的Rmax是81.55 PFlops。"]
     same_doc = judge(
@@ -148,7 +148,6 @@ def test_answer_about_a_term_its_documents_never_mention_is_refused() -> None:
         "traditional",
         reply,
         passages,
-        min_relevance=0,
         documents=documents,
     )
     assert not same_doc.refused  # the document names TAIDE: the checks above decide

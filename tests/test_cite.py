@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 from rag.cite import (
+    asks_money,
     check_citations,
     coverage,
     grams,
     lexical_support,
+    measure_conflict,
     named_terms,
     parse_markers,
     passage_numbers,
+    quantities,
     split_sentences,
+    states_money,
 )
 
 PASSAGES = [
@@ -140,3 +144,29 @@ def test_named_terms_of_a_question() -> None:
     assert named_terms("沙烏地阿拉伯那家公司Humain的執行長是誰？") == {"humain"}
     assert named_terms("《AI基本法》是哪一天通過的？") == {"ai基本法"}
     assert named_terms("台智雲的總經理是誰？") == set()
+
+
+def test_a_number_counted_in_other_units_is_unsupported() -> None:
+    passage = "台灣約有1000家中小型B2B軟體公司。"
+    assert lexical_support("台灣約有1000家B2B軟體公司。", passage) >= 0.5
+    assert lexical_support("台灣約有1,000名B2B軟體工程師。", passage) == 0.0
+    assert measure_conflict("共1000名員工", "約有1000家公司")
+    # A bare table cell says nothing of units: no conflict.
+    assert not measure_conflict("排第46名", "| 本次排行 | 主機名稱 |\n| 46 | Ublink |")
+    assert quantities("超過 200 個機關、逾 6 億 Tokens") == {"200": {"个"}, "6": {"亿"}}
+
+
+def test_a_bare_number_must_stand_next_to_what_was_asked() -> None:
+    question = "台智雲目前有多少名員工？"
+    unrelated = "81.55 PFlops = 20*1000*1000 台目前華碩最新的NB"
+    assert lexical_support("台智雲目前有1,000名員工。", unrelated, question) == 0.0
+    related = "台智雲目前約有1000名員工，總部在台北。"
+    assert lexical_support("台智雲目前有1,000名員工。", related, question) >= 0.5
+
+
+def test_money_questions() -> None:
+    assert asks_money("晶創26總共花了多少錢建置？")
+    assert asks_money("How much did the supercomputer cost?")
+    assert not asks_money("晶創26的Rmax是多少？")
+    assert states_money("約新台幣50億元") and states_money("US$1.2 billion")
+    assert states_money("十二億") and not states_money("81.55 PFlops")
