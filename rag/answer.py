@@ -6,9 +6,10 @@ checked or converted, never trusted.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,13 +24,23 @@ from rag.cite import (
     asks_money,
     check_citations,
     grams,
+    mostly_latin,
     named_terms,
+    numbers,
+    passage_numbers,
     relevance,
     states_money,
+    strip_markers,
 )
 from rag.generator import Generator
 from rag.guard import mask_instructions
-from rag.prompts import NO_LLM_NOTICE, PROMPTS, REFUSAL_MARKERS, build_messages
+from rag.prompts import (
+    NO_LLM_NOTICE,
+    PROMPTS,
+    REFUSAL_MARKERS,
+    TRANSLATE_TO_ENGLISH,
+    build_messages,
+)
 from rag.retrieve import Hit, Retriever
 from rag.textnorm import Script, detect_script, normalize_for_match, to_simplified, to_traditional
 
@@ -253,22 +264,25 @@ class Answerer:
         on_token: Callable[[str], None] | None,
     ) -> Answer:
         assert self.generator is not None
-        prompts = PROMPTS[script]
         passages = [passage_text(h) for h in hits]
-        keep = frozenset("".join(passages)) if script == "traditional" else frozenset()
+        # An English question over Chinese passages is answered in Chinese, checked, and the
+        # checked sentences translated (rag.prompts.TRANSLATE_TO_ENGLISH says why).
+        bridged = script == "english" and bool(passages) and not mostly_latin(passages)
+        frame: Script = "traditional" if bridged else script
+        keep = frozenset("".join(passages)) if frame == "traditional" else frozenset()
         # The model reads the passages in the question's script: shown Traditional passages
         # for a Simplified question, it tends to answer that the passages say nothing.
-        readable = [prompt_text(p, script) for p in passages]
-        messages = build_messages(prompts, question, list(enumerate(readable, start=1)))
+        readable = [prompt_text(p, frame) for p in passages]
+        messages = build_messages(PROMPTS[frame], question, list(enumerate(readable, start=1)))
         started = time.perf_counter()
         first: float | None = None
         pieces: list[str] = []
         for piece in self.generator.stream(messages, self.max_tokens):
             if first is None:
                 first = time.perf_counter()
-            shown = to_script(piece, script, keep)
+            shown = to_script(piece, frame, keep)
             pieces.append(shown)
-            if on_token:
+            if on_token and not bridged:
                 on_token(shown)
         finished = time.perf_counter()
         raw = "".join(pieces).strip()
@@ -297,9 +311,40 @@ class Answerer:
         if verdict.refused:
             return self._refuse(answer)
         kept = verdict.kept
+        if bridged:
+            kept, shown_at = self._translate(kept, on_token)
+            # What the user first sees is the translation: time to first token counts to it.
+            timings["draft_s"] = timings["generate_s"]
+            timings["ttft_s"] = round(shown_at - started, 3)
+            timings["generate_s"] = round(time.perf_counter() - started, 3)
+            answer.sentences = kept.sentences
         answer.answer = kept.answer
         answer.citations = [_citation(n, hits[n - 1]) for n in kept.cited]
         return answer
+
+    def _translate(
+        self, kept: CheckResult, on_token: Callable[[str], None] | None
+    ) -> tuple[CheckResult, float]:
+        """Each checked Chinese sentence in English, streamed, with its citations put back in
+        code, and when the first piece was shown. A translation that states a number the
+        sentence does not is discarded and the checked Chinese sentence shown instead."""
+        assert self.generator is not None
+        first: float | None = None
+        out: list[CheckedSentence] = []
+        for sentence in kept.sentences:
+            prompt = TRANSLATE_TO_ENGLISH.format(text=sentence.text)
+            pieces: list[str] = []
+            for piece in self.generator.stream([{"role": "user", "content": prompt}], 160):
+                first = first or time.perf_counter()
+                pieces.append(piece)
+                if on_token:
+                    on_token(piece)
+            english = _clean_translation("".join(pieces))
+            text = english if english and _keeps_numbers(english, sentence.text) else sentence.text
+            if on_token:
+                on_token("".join(f"[{n}]" for n in sentence.citations) + " ")
+            out.append(replace(sentence, text=text))
+        return CheckResult(out, kept.dropped_markers), first or time.perf_counter()
 
     def _refuse(self, answer: Answer) -> Answer:
         answer.answer = PROMPTS[answer.script].refusal
@@ -361,6 +406,34 @@ class Answerer:
             for p, c in zip(parts, citations, strict=True)
         ]
         return answer
+
+
+_LABEL = re.compile(r"^\s*(?:translation|english|answer)\s*[:：]\s*", re.IGNORECASE)
+# Chinese number words and the factor they scale by, for numbers a translation may rescale:
+# 12.5億 is 1.25 billion, 7成 is 70%.
+_SCALES = {"亿": (1e8,), "万": (1e4,), "成": (10.0,)}
+_SCALED = re.compile(r"(\d+(?:\.\d+)?)\s*([亿万成])")
+
+
+def _clean_translation(text: str) -> str:
+    """The translation alone: first line, no label, no quotes or markers the model added."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    first = _LABEL.sub("", lines[0]) if lines else ""
+    return strip_markers(first).strip().strip("\"'“”「」").strip()
+
+
+def _keeps_numbers(english: str, chinese: str) -> bool:
+    """Whether every number the translation states is one the Chinese sentence states,
+    directly or rescaled (億 to millions or billions, 萬 to thousands or millions, 成 to %)."""
+    allowed = set(passage_numbers(chinese))
+    norm = normalize_for_match(chinese).replace(",", "")
+    for value, unit in _SCALED.findall(norm):
+        (factor,) = _SCALES[unit]
+        amount = float(value) * factor
+        scales = (1.0,) if unit == "成" else (1e3, 1e6, 1e9)
+        for scale in scales:
+            allowed |= numbers(f"{amount / scale:g}")
+    return numbers(english) <= allowed
 
 
 def _citation(n: int, hit: Hit) -> Citation:

@@ -335,7 +335,7 @@ def check_citations(
             result.sentences.append(CheckedSentence(text, [], True, False, 0.0))
             continue
         scores = [lexical_support(text, p, question) for p in passages]
-        if similarity is not None and _mostly_latin(text) and not _mostly_latin(passages):
+        if similarity is not None and mostly_latin(text) and not mostly_latin(passages):
             semantic = similarity(text, passages)
             scores = [
                 max(s, x) if numbers(text) - numbers(question) <= passage_numbers(p) else s
@@ -355,7 +355,7 @@ def check_citations(
     return result
 
 
-def _mostly_latin(texts: str | Sequence[str]) -> bool:
+def mostly_latin(texts: str | Sequence[str]) -> bool:
     joined = texts if isinstance(texts, str) else "".join(texts)
     letters = [c for c in joined if c.isalpha()]
     return bool(letters) and sum(c.isascii() for c in letters) > 0.7 * len(letters)

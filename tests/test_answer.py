@@ -65,6 +65,42 @@ def test_supported_answer_keeps_checked_citation(retriever: Retriever) -> None:
     assert question in user
 
 
+def test_english_question_over_chinese_passages_is_answered_in_chinese_then_translated(
+    retriever: Retriever,
+) -> None:
+    question = "What rank did the NCHC supercomputer reach on the TOP500?"
+    n = _passage_number(Answerer(retriever, None, top_k=3), question, "taiwan.txt")
+    generator = ScriptedGenerator(
+        "晶創26在TOP500排名第29名[9]。", "Translation: NCHC's 晶創26 ranked 29th on the TOP500 [2]."
+    )
+    streamed: list[str] = []
+    answer = Answerer(retriever, generator, top_k=3).ask(question, on_token=streamed.append)
+    assert not answer.refused and answer.script == "english"
+    # The draft is asked for in the Traditional frame and checked before anything is shown.
+    assert generator.prompts[0][1]["content"].rstrip().endswith("用繁體中文。")
+    assert answer.raw_answer == "晶創26在TOP500排名第29名[9]。"
+    assert answer.answer == f"NCHC's 晶創26 ranked 29th on the TOP500[{n}]."
+    assert [c.source for c in answer.citations] == ["taiwan.txt"]
+    assert "晶創26在TOP500排名第29名" in generator.prompts[1][0]["content"]
+    assert "".join(streamed).startswith("Translation: NCHC")
+    assert answer.timings["draft_s"] is not None
+
+
+def test_translation_that_changes_a_number_is_not_shown(retriever: Retriever) -> None:
+    generator = ScriptedGenerator("晶創26在TOP500排名第29名[1]。", "Nano 4 ranked 7th.")
+    answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
+    assert not answer.refused
+    assert answer.answer.startswith("晶創26在TOP500排名第29名[")
+
+
+def test_english_draft_that_the_passages_do_not_support_is_refused(retriever: Retriever) -> None:
+    generator = ScriptedGenerator("晶創26在TOP500排名第7名[1]。")
+    answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
+    assert answer.refused
+    assert answer.answer == "The documents do not contain this information."
+    assert len(generator.prompts) == 1  # nothing was translated
+
+
 def test_invented_number_is_refused(retriever: Retriever) -> None:
     generator = ScriptedGenerator("晶創26在TOP500排名第7名[1]。")
     answer = Answerer(retriever, generator, top_k=3).ask("晶創26排第幾名？")
