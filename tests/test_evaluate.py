@@ -119,6 +119,11 @@ def test_bad_eval_lines_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"a\.txt is not a document"):
         load_eval_file(path, ["b.txt"])
     assert load_eval_file(path, ["a.txt"])[0].answers == ["x"]
+    path.write_text(json.dumps({**good, "translations": "70%"}) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'translations' must be a list"):
+        load_eval_file(path)
+    path.write_text(json.dumps({**good, "translations": ["70%"]}) + "\n", encoding="utf-8")
+    assert load_eval_file(path)[0].accepted == ["x", "70%"]
 
 
 def test_squad_export_one_document_per_paragraph(tmp_path: Path) -> None:
