@@ -37,6 +37,7 @@ from rag.prompts import (
     NO_LLM_NOTICE,
     PROMPTS,
     REFUSAL_MARKERS,
+    TRANSLATE_QUESTION,
     TRANSLATE_TO_ENGLISH,
     build_messages,
 )
@@ -90,12 +91,14 @@ class Answer:
     model: dict[str, Any] = field(default_factory=dict)
     raw_answer: str = ""
     standalone_question: str | None = None
+    translated_question: str | None = None
     relevance: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question,
+            "translated_question": self.translated_question,
             "answer": self.answer,
             "refused": self.refused,
             "script": self.script,
@@ -246,6 +249,7 @@ class Answerer:
         self.top_k = top_k
         self.max_tokens = max_tokens
         self.threshold = threshold
+        self._chinese_corpus: bool | None = None
 
     def ask(
         self,
@@ -257,16 +261,47 @@ class Answerer:
         standalone = None
         if history and self.generator is not None:
             standalone = self.rewrite(question, history, script)
+        query = standalone or question
+        translated = None
+        translate_s = 0.0
+        if script == "english" and self.generator is not None and self.chinese_corpus():
+            begun = time.perf_counter()
+            translated = self.translate_question(query)
+            translate_s = time.perf_counter() - begun
         started = time.perf_counter()
-        hits = self.retriever.search(standalone or question, self.top_k)
+        hits = self.retriever.search(f"{query}\n{translated}" if translated else query, self.top_k)
         retrieve_s = time.perf_counter() - started
         if self.generator is None:
             answer = self._extractive(question, script, hits)
         else:
             answer = self._generate(question, script, hits, on_token)
         answer.standalone_question = standalone
+        answer.translated_question = translated
         answer.timings["retrieve_s"] = round(retrieve_s, 4)
+        if translated is not None:
+            # The user waits for the translation too: it counts to the first token.
+            answer.timings["translate_question_s"] = round(translate_s, 3)
+            ttft = answer.timings.get("ttft_s")
+            if ttft is not None:
+                answer.timings["ttft_s"] = round(ttft + translate_s + retrieve_s, 3)
         return answer
+
+    def chinese_corpus(self) -> bool:
+        """Whether the index is mostly Chinese text (judged once, on up to 2,000 chunks)."""
+        if self._chinese_corpus is None:
+            chunks = self.retriever.index.chunks[:2000]
+            share = han_share([c.text for c in chunks])
+            self._chinese_corpus = share >= BRIDGE_HAN_SHARE
+        return self._chinese_corpus
+
+    def translate_question(self, question: str) -> str | None:
+        """The question in Traditional Chinese, for retrieval; None when the model gives
+        nothing usable."""
+        assert self.generator is not None
+        prompt = TRANSLATE_QUESTION.format(text=question)
+        pieces = self.generator.stream([{"role": "user", "content": prompt}], 80, stop=["\n"])
+        text = to_traditional(_clean_translation("".join(pieces)))
+        return text if text and han_share([text]) >= BRIDGE_HAN_SHARE else None
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]], script: Script) -> str:
         """A follow-up question rewritten into a standalone one, using recent turns."""

@@ -69,36 +69,46 @@ def test_english_question_over_chinese_passages_is_answered_in_chinese_then_tran
     retriever: Retriever,
 ) -> None:
     question = "What rank did the NCHC supercomputer reach on the TOP500?"
-    n = _passage_number(Answerer(retriever, None, top_k=3), question, "taiwan.txt")
     generator = ScriptedGenerator(
-        "晶創26在TOP500排名第29名[9]。", "Translation: NCHC's 晶創26 ranked 29th on the TOP500 [2]."
+        "國網中心的超級電腦在TOP500排第幾名？",
+        "晶創26在TOP500排名第29名[9]。",
+        "Translation: NCHC's 晶創26 ranked 29th on the TOP500 [2].",
     )
     streamed: list[str] = []
     answer = Answerer(retriever, generator, top_k=3).ask(question, on_token=streamed.append)
     assert not answer.refused and answer.script == "english"
+    # The question is translated for retrieval, over a Chinese corpus.
+    assert question in generator.prompts[0][0]["content"]
+    assert answer.translated_question == "國網中心的超級電腦在TOP500排第幾名？"
     # The draft is asked for in the Traditional frame and checked before anything is shown.
-    assert generator.prompts[0][1]["content"].rstrip().endswith("用繁體中文。")
+    assert generator.prompts[1][1]["content"].rstrip().endswith("用繁體中文。")
+    assert question in generator.prompts[1][1]["content"]
     assert answer.raw_answer == "晶創26在TOP500排名第29名[9]。"
+    n = next(h.rank for h in answer.retrieved if h.source == "taiwan.txt")
     assert answer.answer == f"NCHC's 晶創26 ranked 29th on the TOP500[{n}]."
     assert [c.source for c in answer.citations] == ["taiwan.txt"]
-    assert "晶創26在TOP500排名第29名" in generator.prompts[1][0]["content"]
+    assert "晶創26在TOP500排名第29名" in generator.prompts[2][0]["content"]
     assert "".join(streamed).startswith("Translation: NCHC")
     assert answer.timings["draft_s"] is not None
 
 
 def test_translation_that_changes_a_number_is_not_shown(retriever: Retriever) -> None:
-    generator = ScriptedGenerator("晶創26在TOP500排名第29名[1]。", "Nano 4 ranked 7th.")
+    generator = ScriptedGenerator(
+        "排第幾名？", "晶創26在TOP500排名第29名[1]。", "Nano 4 ranked 7th."
+    )
     answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
     assert not answer.refused
     assert answer.answer.startswith("晶創26在TOP500排名第29名[")
 
 
 def test_english_draft_that_the_passages_do_not_support_is_refused(retriever: Retriever) -> None:
-    generator = ScriptedGenerator("晶創26在TOP500排名第7名[1]。")
+    # A translation that is no Chinese question is not searched for.
+    generator = ScriptedGenerator("What rank?", "晶創26在TOP500排名第7名[1]。")
     answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
+    assert answer.translated_question is None
     assert answer.refused
     assert answer.answer == "The documents do not contain this information."
-    assert len(generator.prompts) == 1  # nothing was translated
+    assert len(generator.prompts) == 2  # the checked draft was not translated
 
 
 def test_invented_number_is_refused(retriever: Retriever) -> None:
@@ -112,7 +122,8 @@ def test_model_refusal_is_in_the_question_script(retriever: Retriever) -> None:
     generator = ScriptedGenerator("资料中没有相关信息。")
     answer = Answerer(retriever, generator, top_k=3).ask("珍珠奶茶的发明人是谁？")
     assert answer.refused and answer.answer == "资料中没有相关信息"
-    english = Answerer(retriever, ScriptedGenerator("I cannot answer that."), top_k=3)
+    replies = ScriptedGenerator("誰發明了珍珠奶茶？", "I cannot answer that.")
+    english = Answerer(retriever, replies, top_k=3)
     assert english.ask("Who invented bubble tea?").answer == (
         "The documents do not contain this information."
     )
