@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import location
+from rag.chunking import linearize_tables, location
 from rag.chunking import split_sentences as split_source_sentences
 from rag.cite import (
     SUPPORT_THRESHOLD,
@@ -168,10 +168,11 @@ def passage_text(hit: Hit) -> str:
 
 
 def prompt_text(passage: str, script: Script) -> str:
-    """A passage as the model reads it: on one line, in the question's script, without
-    sentences that give orders to an assistant (rag.guard). Shown Traditional passages for
-    a Simplified question, the model tends to say they hold nothing."""
-    flat = " ".join(mask_instructions(passage).split())
+    """A passage as the model reads it: on one line, table rows as 「header: value」, in the
+    question's script, without sentences that give orders to an assistant (rag.guard). Shown
+    Traditional passages for a Simplified question, the model tends to say they hold
+    nothing."""
+    flat = " ".join(linearize_tables(mask_instructions(passage)).split())
     return to_script(flat, script) if script == "simplified" else flat
 
 

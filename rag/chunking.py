@@ -49,6 +49,47 @@ def _is_table_row(line: str) -> bool:
 
 
 TABLE_ROW_LIMIT = 4
+_SEPARATOR_CELL = re.compile(r"^:?-{2,}:?$")
+
+
+def _cells(line: str) -> list[str]:
+    stripped = line.strip()
+    if stripped.startswith("|"):
+        return [c.strip() for c in stripped.strip("|").split("|")]
+    return [c.strip() for c in stripped.split("\t")]
+
+
+def linearize_tables(text: str) -> str:
+    """Table rows rewritten as 「header: value；…」 sentences under their header row, so that a
+    reader (a small model most of all) sees which column a number belongs to. Separator rows
+    go; a header without rows, and rows whose cells do not match the header, stay as written."""
+    out: list[str] = []
+    header: list[str] | None = None
+    wrote_row = False
+    for line in text.splitlines():
+        if not _is_table_row(line):
+            if header is not None and not wrote_row:
+                out.append(" | ".join(header))
+            header, wrote_row = None, False
+            out.append(line)
+            continue
+        cells = _cells(line)
+        if all(_SEPARATOR_CELL.match(c) for c in cells if c):
+            continue
+        if header is None:
+            header = cells
+        elif len(cells) == len(header):
+            pairs = [f"{h}: {v}" if h else v for h, v in zip(header, cells, strict=True) if v]
+            out.append("；".join(pairs) + "。")
+            wrote_row = True
+        else:
+            if not wrote_row:
+                out.append(" | ".join(header))
+                wrote_row = True
+            out.append(line)
+    if header is not None and not wrote_row:
+        out.append(" | ".join(header))
+    return "\n".join(out)
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -244,10 +244,15 @@ def lexical_support(sentence: str, passage: str, question: str = "") -> float:
     wanted = numbers(sentence) - numbers(question)
     # An answer that adds nothing but a number to the question (「台智雲有1000名員工」) is
     # supported only where that number stands next to something the question asks about.
+    # Where the question names someone or something, at least half of those names must be
+    # there (「日本排第4名」 is not supported by the row of another country).
     bare = bool(wanted) and all(_NUMBER.fullmatch(g) for g in novel)
-    topic = question_grams(question, _WHEN) if bare else set()
+    names = question_names(question) if bare else set()
+    topic = question_grams(question, _WHEN) if bare and not names else set()
     best = 0.0
     for window in windows(passage):
+        if names and 2 * sum(_mentions(window, n) for n in names) < len(names):
+            continue
         if topic and not topic & grams(window):
             continue
         if wanted <= passage_numbers(window) and not measure_conflict(sentence, window):
@@ -273,6 +278,32 @@ def question_grams(question: str, skip: frozenset[str] = frozenset()) -> set[str
         if word not in QUERY_STOPWORDS and word not in skip:
             out |= grams(word)
     return out
+
+
+# jieba's tags for names of people, places, organisations and other proper nouns, and for
+# Latin words.
+_NAME_TAGS = frozenset(["nr", "nrt", "ns", "nt", "nz", "j", "eng"])
+
+
+def question_names(question: str) -> set[str]:
+    """The names a question mentions, as jieba tags them (normalised forms)."""
+    from rag.lexical import QUERY_STOPWORDS, pos_tagger
+
+    tagged = pos_tagger().cut(normalize_for_match(question))
+    return {
+        w
+        for w, flag in tagged
+        if flag in _NAME_TAGS and w not in QUERY_STOPWORDS and (len(w) > 1 or w.isascii())
+    }
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Whether the text names `name`; a Chinese name of three or more characters also by one
+    of its character pairs, since jieba often cuts a name with its neighbour (友崑那台)."""
+    norm = normalize_for_match(text)
+    if name in norm:
+        return True
+    return len(name) > 2 and not name.isascii() and any(g in norm for g in grams(name))
 
 
 def relevance(question: str, passage: str) -> float:

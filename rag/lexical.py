@@ -114,6 +114,14 @@ def jieba_tokenizer() -> Any:
     return tokenizer
 
 
+@lru_cache(maxsize=1)
+def pos_tagger() -> Any:
+    """jieba's part-of-speech tagger on the shared tokenizer."""
+    import jieba.posseg
+
+    return jieba.posseg.POSTokenizer(jieba_tokenizer())
+
+
 def segment(text: str) -> list[str]:
     """jieba words of the normalised (Simplified, lower-case) text, ASCII words kept whole."""
     words: list[str] = []

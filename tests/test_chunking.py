@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import chunk_document, split_sentences
+from rag.chunking import chunk_document, linearize_tables, split_sentences
 from rag.documents import Document, load_corpus
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -75,3 +75,19 @@ def test_a_long_table_row_stays_whole() -> None:
     chunks = chunk_document(doc, 60, 0)
     assert any(c.text == row for c in chunks)
     assert all("256,960" not in c.text or "81.55" in c.text for c in chunks)
+
+
+def test_table_rows_read_with_their_header() -> None:
+    table = (
+        "| 本次排行 | 主機名稱 | Rmax(PF) |\n|---|---|---|\n"
+        "| 46 | Ublink | 45.82 |\n| 135 | Nano5(晶創25) | 13.06 |\n下一段。"
+    )
+    assert linearize_tables(table).splitlines() == [
+        "本次排行: 46；主機名稱: Ublink；Rmax(PF): 45.82。",
+        "本次排行: 135；主機名稱: Nano5(晶創25)；Rmax(PF): 13.06。",
+        "下一段。",
+    ]
+    # A header alone, or a row that does not fit its header, stays as written.
+    assert linearize_tables("| 國家 | 方向 |\n|---|---|") == "國家 | 方向"
+    assert linearize_tables("| a | b |\n| 1 | 2 | 3 |").splitlines()[1] == "| 1 | 2 | 3 |"
+    assert linearize_tables("沒有表格。") == "沒有表格。"

@@ -170,3 +170,15 @@ def test_money_questions() -> None:
     assert not asks_money("晶創26的Rmax是多少？")
     assert states_money("約新台幣50億元") and states_money("US$1.2 billion")
     assert states_money("十二億") and not states_money("81.55 PFlops")
+
+
+def test_a_bare_number_must_stand_next_to_the_names_asked_about() -> None:
+    question = "日本在2023年全球人工智慧指數排第幾名？"
+    header = "表2 2023年全球人工智慧指數排名前五名國家\n"
+    answer = "日本在2023年全球人工智慧指數排第4名。"
+    assert lexical_support(answer, header + "| 4 | 加拿大 |", question) == 0.0
+    assert lexical_support(answer, header + "| 4 | 日本 |", question) >= 0.5
+    # jieba cuts 友崑那 as one name: one of its character pairs is enough.
+    row = "| 本次排行 | 主機名稱 | 所屬機構 |\n| 46 | Ublink | 友崑 (Ublink) |"
+    asked = "友崑那台Ublink在最新一期排第幾名？"
+    assert lexical_support("友崑那台Ublink在最新一期排第46名。", row, asked) >= 0.5
