@@ -235,6 +235,18 @@ def lexical_support(sentence: str, passage: str, question: str = "") -> float:
     lacks a number the sentence states does not count (invented figures are the commonest
     small-model error). Grams the sentence repeats from the question are left out when
     enough remain: what must come from the passage is what the answer adds."""
+    return _best_support(sentence, windows(passage), question)
+
+
+def joint_support(sentence: str, first: str, second: str, question: str = "") -> float:
+    """Support by one window of each of two passages read together: for a sentence that
+    joins two facts, such as two table rows (「分別排第159和244名」)."""
+    return _best_support(
+        sentence, [f"{a}\n{b}" for a in windows(first) for b in windows(second)], question
+    )
+
+
+def _best_support(sentence: str, candidates: Sequence[str], question: str) -> float:
     sentence_grams = grams(sentence)
     asked = normalize_for_match(question)
     novel = {g for g in sentence_grams if g not in asked}
@@ -250,7 +262,7 @@ def lexical_support(sentence: str, passage: str, question: str = "") -> float:
     names = question_names(question) if bare else set()
     topic = question_grams(question, _WHEN) if bare and not names else set()
     best = 0.0
-    for window in windows(passage):
+    for window in candidates:
         if names and 2 * sum(_mentions(window, n) for n in names) < len(names):
             continue
         if topic and not topic & grams(window):
@@ -325,6 +337,7 @@ def named_terms(question: str) -> set[str]:
 # A question that asks for a sum of money, and the words by which an answer states one.
 _ASKS_MONEY = re.compile(
     r"多少钱|多少经费|多少预算|多少资金|花了多少|花费多少|成本是多少|费用是多少|造价"
+    r"|(?:营收|收入|营业额|净利|获利)(?:是|有)?多少"
     r"|how much money|how much did .* cost|what did .* cost|how much does .* cost"
 )
 _STATES_MONEY = re.compile(
@@ -374,16 +387,33 @@ def check_citations(
             ]
         kept = [n for n in valid if scores[n - 1] >= threshold]
         repaired = False
+        support = max((scores[n - 1] for n in kept), default=max(scores, default=0.0))
         if not kept:
             best = max(range(count), key=lambda i: scores[i]) if count else -1
             if best >= 0 and scores[best] >= threshold:
                 kept = [best + 1]
                 repaired = True
+            elif len(numbers(text) - numbers(question)) >= 2:
+                kept, support = _joint(text, passages, question, threshold)
+                repaired = bool(kept) and kept != valid
         elif kept != valid:
             repaired = True
-        support = max((scores[n - 1] for n in kept), default=max(scores, default=0.0))
         result.sentences.append(CheckedSentence(text, kept, bool(kept), repaired, support))
     return result
+
+
+def _joint(
+    sentence: str, passages: Sequence[str], question: str, threshold: float
+) -> tuple[list[int], float]:
+    """The two passages that together support a sentence stating several numbers best, if
+    they pass the threshold: ([i, j], support), numbered from 1; else ([], 0)."""
+    best: tuple[float, list[int]] = (0.0, [])
+    for i in range(len(passages)):
+        for j in range(i + 1, len(passages)):
+            score = joint_support(sentence, passages[i], passages[j], question)
+            if score > best[0]:
+                best = (score, [i + 1, j + 1])
+    return (best[1], best[0]) if best[0] >= threshold else ([], 0.0)
 
 
 def mostly_latin(texts: str | Sequence[str]) -> bool:

@@ -182,3 +182,15 @@ def test_a_bare_number_must_stand_next_to_the_names_asked_about() -> None:
     row = "| 本次排行 | 主機名稱 | 所屬機構 |\n| 46 | Ublink | 友崑 (Ublink) |"
     asked = "友崑那台Ublink在最新一期排第幾名？"
     assert lexical_support("友崑那台Ublink在最新一期排第46名。", row, asked) >= 0.5
+
+
+def test_a_sentence_joining_two_rows_is_supported_by_both() -> None:
+    header = "| 本次排行 | 主機名稱 | 所屬機構 |\n"
+    rows = [header + "| 159 | HHSAICC2 | 鴻海 |", header + "| 244 | HHSAICC1 | 鴻海 |"]
+    question = "鴻海的兩台超級電腦在榜上分別排第幾？"
+    both = check_citations("鴻海的兩台超級電腦分別排第159和244名[1]。", rows, question=question)
+    assert both.sentences[0].supported and both.sentences[0].citations == [1, 2]
+    # A number neither row states is not rescued by reading them together.
+    wrong = check_citations("鴻海的兩台超級電腦分別排第159和245名[1]。", rows, question=question)
+    assert not wrong.sentences[0].supported
+    assert asks_money("台積電2025年全年營收是多少？")
