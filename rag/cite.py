@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rag.chunking import split_sentences as split_source_sentences
-from rag.textnorm import HAN, normalize_for_match
+from rag.textnorm import HAN, has_han, normalize_for_match
 
 # [1] [1, 2] [1][2] [1-3] 【1】 ［1］ and the same with Chinese commas.
 _MARKER = re.compile(r"[\[【［]\s*(\d+(?:\s*[,，、\-–~]\s*\d+)*)\s*[\]】］]")
@@ -256,10 +256,11 @@ def _best_support(sentence: str, candidates: Sequence[str], question: str) -> fl
     wanted = numbers(sentence) - numbers(question)
     # An answer that adds nothing but a number to the question (「台智雲有1000名員工」) is
     # supported only where that number stands next to something the question asks about.
-    # Where the question names someone or something, at least half of those names must be
-    # there (「日本排第4名」 is not supported by the row of another country).
     bare = bool(wanted) and all(_NUMBER.fullmatch(g) for g in novel)
-    names = question_names(question) if bare else set()
+    # Where a Chinese question names someone or something, at least half of those names must
+    # be in the supporting window: 「日本排第4名」 is not supported by another country's row,
+    # nor 「Humain的執行長是黃仁勳」 by a sentence about NVIDIA's.
+    names = question_names(question) if has_han(question) else set()
     topic = question_grams(question, _WHEN) if bare and not names else set()
     best = 0.0
     for window in candidates:
@@ -295,6 +296,7 @@ def question_grams(question: str, skip: frozenset[str] = frozenset()) -> set[str
 # jieba's tags for names of people, places, organisations and other proper nouns, and for
 # Latin words.
 _NAME_TAGS = frozenset(["nr", "nrt", "ns", "nt", "nz", "j", "eng"])
+_ASKING = re.compile("哪|什么|谁|几|多少|怎")
 
 
 def question_names(question: str) -> set[str]:
@@ -305,7 +307,10 @@ def question_names(question: str) -> set[str]:
     return {
         w
         for w, flag in tagged
-        if flag in _NAME_TAGS and w not in QUERY_STOPWORDS and (len(w) > 1 or w.isascii())
+        if flag in _NAME_TAGS
+        and w not in QUERY_STOPWORDS
+        and (len(w) > 1 or w.isascii())
+        and not _ASKING.search(w)  # 「哪些项目」 tagged as one name
     }
 
 

@@ -185,16 +185,22 @@ def test_answer_without_the_sum_a_question_asks_for_is_refused() -> None:
 def test_answer_about_a_term_its_documents_never_mention_is_refused() -> None:
     from rag.answer import judge
 
-    passages = ["晶創26的Rmax是81.55 PFlops。"]
-    reply = "TAIDE模型有81.55 PFlops的參數[1]。"
-    unrelated = judge("TAIDE模型有多少參數？", "traditional", reply, passages)
-    assert unrelated.refused and "taide" in unrelated.reason
-    documents = ["國科會發展了TAIDE對話引擎。晶創26的Rmax是81.55 PFlops。"]
-    same_doc = judge(
-        "TAIDE模型有多少參數？",
-        "traditional",
-        reply,
-        passages,
-        documents=documents,
-    )
-    assert not same_doc.refused  # the document names TAIDE: the checks above decide
+    question = "「新十大建設」包括哪些項目？"
+    passages = ["台灣推動十大建設，包括高速公路與港口。"]
+    reply = "「新十大建設」包括高速公路與港口[1]。"
+    unrelated = judge(question, "traditional", reply, passages)
+    assert unrelated.refused and "新十大建设" in unrelated.reason
+    documents = ["政府提出新十大建設。台灣推動十大建設，包括高速公路與港口。"]
+    same_doc = judge(question, "traditional", reply, passages, documents=documents)
+    assert not same_doc.refused  # the document names it: the checks above decide
+
+
+def test_answer_from_a_passage_about_someone_else_is_refused() -> None:
+    from rag.answer import judge
+
+    passages = ["輝達(Nvidia)執行長黃仁勳積極推廣主權AI。", "沙烏地阿拉伯的Humain宣布融資。"]
+    reply = "Humain的執行長是黃仁勳[1]。"
+    assert judge("沙烏地阿拉伯那家公司Humain的執行長是誰？", "traditional", reply, passages).refused
+    assert not judge(
+        "輝達的執行長是誰？", "traditional", "輝達的執行長是黃仁勳[1]。", passages
+    ).refused
