@@ -365,13 +365,16 @@ class Answerer:
         )
         answer.sentences = verdict.checked.sentences if verdict.checked else []
         answer.relevance = verdict.relevance
+        if bridged:
+            timings["draft_s"] = timings["generate_s"]
         if verdict.refused:
+            if bridged:  # nothing was shown before the refusal
+                timings["ttft_s"] = timings["generate_s"]
             return self._refuse(answer)
         kept = verdict.kept
         if bridged:
             kept, shown_at = self._translate(kept, on_token)
             # What the user first sees is the translation: time to first token counts to it.
-            timings["draft_s"] = timings["generate_s"]
             timings["ttft_s"] = round(shown_at - started, 3)
             timings["generate_s"] = round(time.perf_counter() - started, 3)
             answer.sentences = kept.sentences

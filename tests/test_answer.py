@@ -109,6 +109,8 @@ def test_english_draft_that_the_passages_do_not_support_is_refused(retriever: Re
     assert answer.refused
     assert answer.answer == "The documents do not contain this information."
     assert len(generator.prompts) == 2  # the checked draft was not translated
+    # Nothing was shown before the refusal: the first token is the refusal.
+    assert answer.timings["ttft_s"] >= answer.timings["draft_s"]
 
 
 def test_invented_number_is_refused(retriever: Retriever) -> None:
