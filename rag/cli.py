@@ -276,6 +276,32 @@ def _answerer(settings: Settings, no_llm: bool, quiet: bool) -> Any:
     return Answerer(retriever, generator, settings.answer_k, settings.max_tokens)
 
 
+def _same_answer(checked: str, streamed: str) -> bool:
+    """Whether the streamed text already showed the checked answer: the same words and the
+    same citations, wherever the markers stood."""
+    from rag.cite import parse_markers, strip_markers
+
+    def words(text: str) -> str:
+        return "".join(strip_markers(text).split())
+
+    same_marks = parse_markers(checked) == parse_markers(streamed)
+    return same_marks and words(checked) == words(streamed)
+
+
+def _bridge_notice(answerer: Any, question: str) -> None:
+    """Say why an English answer over Chinese documents takes a while to start."""
+    from rag.textnorm import detect_script
+
+    english = detect_script(question) == "english"
+    if english and answerer.generator is not None and answerer.chinese_corpus():
+        err.print(
+            "(English question, Chinese documents: translating the question, answering in "
+            "Chinese, checking, then translating the answer)",
+            style="dim",
+            highlight=False,
+        )
+
+
 def _where(source: str, location: dict[str, object]) -> str:
     """`report.pdf p. 3`, `deck.pptx slide 2`, or the bare source."""
     from rag.extract.base import location_label
@@ -286,7 +312,7 @@ def _where(source: str, location: dict[str, object]) -> str:
 
 def _print_answer(answer: Any, streamed: str) -> None:
     """After the streamed text: the checked answer if it differs, then the sources."""
-    if answer.mode == "llm" and answer.answer.strip() != streamed.strip():
+    if answer.mode == "llm" and not _same_answer(answer.answer, streamed):
         note = "not supported by the passages" if answer.refused else "citations checked"
         out.print(f"\n[bold]Checked answer[/bold] ({note}):", highlight=False)
         out.print(answer.answer, highlight=False)
@@ -334,6 +360,8 @@ def ask(
             if not as_json:
                 out.print(piece, end="", highlight=False, markup=False)
 
+        if not as_json:
+            _bridge_notice(answerer, question)
         answer = answerer.ask(question, on_token=on_token)
         log.debug("answer (%s): %s", answer.mode, _ms(answer.timings))
     if as_json:
@@ -370,6 +398,7 @@ def chat(
                 break
             question = _check_question(question, settings)
             streamed.clear()
+            _bridge_notice(answerer, question)
             answer = answerer.ask(question, on_token=on_token, history=history)
             if answer.standalone_question and answer.standalone_question != question:
                 err.print(f"(searched for: {answer.standalone_question})", highlight=False)

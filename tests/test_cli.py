@@ -92,3 +92,26 @@ def test_ask_with_a_broken_model_file_names_it(hash_env: None, tiny_corpus: Path
     assert result.exit_code == 1
     assert "fake.gguf" in result.output and "not a GGUF" in result.output
     assert "Traceback" not in result.output
+
+
+def test_english_question_over_chinese_documents_is_announced() -> None:
+    from rag import cli
+
+    class Stub:
+        generator = object()
+
+        def chinese_corpus(self) -> bool:
+            return True
+
+    with cli.err.capture() as captured:
+        cli._bridge_notice(Stub(), "Who runs Taiwan AI Cloud?")
+        cli._bridge_notice(Stub(), "台智雲的總經理是誰？")
+    assert captured.get().count("answering in Chinese") == 1
+
+
+def test_checked_answer_is_shown_again_only_when_it_differs() -> None:
+    from rag.cli import _same_answer
+
+    assert _same_answer("Diella is the minister[1].", "Diella is the minister.[1] ")
+    assert not _same_answer("Diella is the minister[2].", "Diella is the minister.[1] ")
+    assert not _same_answer("Diella[1].", "Diella is the minister[1].")
