@@ -43,9 +43,9 @@ from rag.prompts import (
 )
 from rag.retrieve import Hit, Retriever
 from rag.textnorm import (
-    HAN,
     Script,
     detect_script,
+    han_share,
     normalize_for_match,
     to_simplified,
     to_traditional,
@@ -138,14 +138,6 @@ class Answer:
 # 國網中心(NCHC) | ASUSTeK |」 is about a quarter Chinese, and the small model answers it in
 # English no better than prose (eval/RESULTS.md).
 BRIDGE_HAN_SHARE = 0.15
-_HAN_CHAR = re.compile(f"[{HAN}]")
-
-
-def han_share(passages: Sequence[str]) -> float:
-    """Chinese characters as a share of all letters (Latin letters and Han) in the passages."""
-    text = "".join(passages)
-    letters = sum(c.isalpha() for c in text)
-    return len(_HAN_CHAR.findall(text)) / letters if letters else 0.0
 
 
 def to_script(text: str, script: Script, keep: frozenset[str] = frozenset()) -> str:
@@ -471,7 +463,7 @@ class Answerer:
 _LABEL = re.compile(r"^\s*(?:translation|english|answer)\s*[:：]\s*", re.IGNORECASE)
 # Chinese number words and the factor they scale by, for numbers a translation may rescale:
 # 12.5億 is 1.25 billion, 7成 is 70%.
-_SCALES = {"亿": (1e8,), "万": (1e4,), "成": (10.0,)}
+_SCALES = {"亿": 1e8, "万": 1e4, "成": 10.0}
 _SCALED = re.compile(r"(\d+(?:\.\d+)?)\s*([亿万成])")
 
 
@@ -488,8 +480,7 @@ def _keeps_numbers(english: str, chinese: str) -> bool:
     allowed = set(passage_numbers(chinese))
     norm = normalize_for_match(chinese).replace(",", "")
     for value, unit in _SCALED.findall(norm):
-        (factor,) = _SCALES[unit]
-        amount = float(value) * factor
+        amount = float(value) * _SCALES[unit]
         scales = (1.0,) if unit == "成" else (1e3, 1e6, 1e9)
         for scale in scales:
             allowed |= numbers(f"{amount / scale:g}")

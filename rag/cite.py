@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rag.chunking import split_sentences as split_source_sentences
 from rag.textnorm import HAN, has_han, normalize_for_match
@@ -260,12 +261,14 @@ def _best_support(sentence: str, candidates: Sequence[str], question: str) -> fl
     # Where a Chinese question names someone or something, at least half of those names must
     # be in the supporting window: 「日本排第4名」 is not supported by another country's row,
     # nor 「Humain的執行長是黃仁勳」 by a sentence about NVIDIA's.
-    names = question_names(question) if has_han(question) else set()
+    names = question_names(question) if has_han(question) else frozenset()
     topic = question_grams(question, _WHEN) if bare and not names else set()
     best = 0.0
     for window in candidates:
-        if names and 2 * sum(_mentions(window, n) for n in names) < len(names):
-            continue
+        if names:
+            norm = normalize_for_match(window)
+            if 2 * sum(_mentions(norm, n) for n in names) < len(names):
+                continue
         if topic and not topic & grams(window):
             continue
         if wanted <= passage_numbers(window) and not measure_conflict(sentence, window):
@@ -299,25 +302,26 @@ _NAME_TAGS = frozenset(["nr", "nrt", "ns", "nt", "nz", "j", "eng"])
 _ASKING = re.compile("哪|什么|谁|几|多少|怎")
 
 
-def question_names(question: str) -> set[str]:
-    """The names a question mentions, as jieba tags them (normalised forms)."""
+@lru_cache(maxsize=64)
+def question_names(question: str) -> frozenset[str]:
+    """The names a question mentions, as jieba tags them (normalised forms). Cached: every
+    sentence is checked against every window of every passage with the same question."""
     from rag.lexical import QUERY_STOPWORDS, pos_tagger
 
     tagged = pos_tagger().cut(normalize_for_match(question))
-    return {
+    return frozenset(
         w
         for w, flag in tagged
         if flag in _NAME_TAGS
         and w not in QUERY_STOPWORDS
         and (len(w) > 1 or w.isascii())
         and not _ASKING.search(w)  # 「哪些项目」 tagged as one name
-    }
+    )
 
 
-def _mentions(text: str, name: str) -> bool:
-    """Whether the text names `name`; a Chinese name of three or more characters also by one
-    of its character pairs, since jieba often cuts a name with its neighbour (友崑那台)."""
-    norm = normalize_for_match(text)
+def _mentions(norm: str, name: str) -> bool:
+    """Whether normalised text names `name`; a Chinese name of three or more characters also
+    by one of its character pairs, since jieba often cuts a name with its neighbour (友崑那台)."""
     if name in norm:
         return True
     return len(name) > 2 and not name.isascii() and any(g in norm for g in grams(name))

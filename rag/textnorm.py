@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
 
@@ -53,6 +54,13 @@ def normalize_for_match(text: str) -> str:
 
 def has_han(text: str) -> bool:
     return _CJK.search(text) is not None
+
+
+def han_share(texts: Sequence[str]) -> float:
+    """Han characters as a share of all letters (Latin letters and Han) in the texts."""
+    text = "".join(texts)
+    letters = sum(c.isalpha() for c in text)
+    return len(_CJK.findall(text)) / letters if letters else 0.0
 
 
 def detect_script(text: str) -> Script:
