@@ -21,6 +21,7 @@ from rag.cite import (
     CheckedSentence,
     CheckResult,
     Similarity,
+    answer_type_missing,
     asks_money,
     check_citations,
     grams,
@@ -93,6 +94,7 @@ class Answer:
     standalone_question: str | None = None
     translated_question: str | None = None
     relevance: float | None = None
+    retried: bool = False  # the model said the passages do not answer, then was asked again
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +129,7 @@ class Answer:
                 for h in self.retrieved
             ],
             "raw_answer": self.raw_answer,
+            "retried": self.retried,
             "relevance": None if self.relevance is None else round(self.relevance, 3),
             "timings": self.timings,
             "model": self.model,
@@ -173,6 +176,16 @@ def is_refusal(text: str) -> bool:
     return any(marker in norm for marker in REFUSAL_MARKERS)
 
 
+_LEAD = re.compile(r"^[\s\[【［\]】］\d,，、]*")
+
+
+def _may_become_refusal(text: str) -> bool:
+    """Whether a reply so far (markers and spaces aside) is still the start of a refusal
+    phrase: nothing is shown until it is not."""
+    norm = "".join(normalize_for_match(_LEAD.sub("", text)).split())
+    return any(marker.startswith(norm) for marker in REFUSAL_MARKERS)
+
+
 @dataclass
 class Verdict:
     refused: bool
@@ -211,6 +224,9 @@ def judge(
     kept = " ".join(s.text for s in checked.sentences if s.supported)
     if asks_money(question) and not states_money(kept):
         return Verdict(True, "the question asks for a sum and the answer states none", checked)
+    wanted = answer_type_missing(question, kept)
+    if wanted:
+        return Verdict(True, f"the question asks for {wanted} and the answer gives none", checked)
     score = None
     if script != "english":
         cited_ns = sorted({n for s in checked.sentences for n in s.citations})
@@ -322,30 +338,35 @@ class Answerer:
         # The model reads the passages in the question's script: shown Traditional passages
         # for a Simplified question, it tends to answer that the passages say nothing.
         readable = [prompt_text(p, frame) for p in passages]
-        messages = build_messages(PROMPTS[frame], question, list(enumerate(readable, start=1)))
+        numbered = list(enumerate(readable, start=1))
+        messages = build_messages(PROMPTS[frame], question, numbered)
+        shown = None if bridged else on_token
         started = time.perf_counter()
-        first: float | None = None
-        pieces: list[str] = []
-        for piece in self.generator.stream(messages, self.max_tokens):
-            if first is None:
-                first = time.perf_counter()
-            shown = to_script(piece, frame, keep)
-            pieces.append(shown)
-            if on_token and not bridged:
-                on_token(shown)
+        raw, first = self._draft(messages, frame, keep, shown)
+        stats = self._last_stats()
+        retried = False
+        if not raw or is_refusal(raw):
+            # The small default model says 「資料中沒有相關資訊」 for answers that are in the
+            # passages (8 of 20 false refusals in eval/RESULTS.md, session 3). Asked once more
+            # without that way out, it answered half of those; what it says then is judged
+            # like any answer, and an invented one is refused by the checks below.
+            again = build_messages(
+                replace(PROMPTS[frame], rules=PROMPTS[frame].retry_rules), question, numbered
+            )
+            second, second_first = self._draft(again, frame, keep, shown, reuse=True)
+            if second and not is_refusal(second):
+                raw, first, retried = second, second_first, True
+                stats = self._last_stats()
         finished = time.perf_counter()
-        raw = "".join(pieces).strip()
         info = self.generator.model_info()
         timings: dict[str, float | None] = {
             "ttft_s": None if first is None else round(first - started, 3),
             "generate_s": round(finished - started, 3),
         }
-        last = getattr(self.generator, "last_timings", None)
-        stats = last.as_dict() if last is not None else {}
         for key in ("tokens_per_s", "prompt_tokens", "cached_tokens", "tokens"):
             timings[key] = stats.get(key)
         answer = Answer(question, raw, False, script, "llm", retrieved=hits, model=info)
-        answer.raw_answer, answer.timings = raw, timings
+        answer.raw_answer, answer.timings, answer.retried = raw, timings, retried
         verdict = judge(
             question,
             script,
@@ -360,7 +381,7 @@ class Answerer:
         if bridged:
             timings["draft_s"] = timings["generate_s"]
         if verdict.refused:
-            if bridged:  # nothing was shown before the refusal
+            if first is None or bridged:  # nothing was shown before the refusal
                 timings["ttft_s"] = timings["generate_s"]
             return self._refuse(answer)
         kept = verdict.kept
@@ -373,6 +394,43 @@ class Answerer:
         answer.answer = kept.answer
         answer.citations = [_citation(n, hits[n - 1]) for n in kept.cited]
         return answer
+
+    def _draft(
+        self,
+        messages: list[dict[str, str]],
+        frame: Script,
+        keep: frozenset[str],
+        on_token: Callable[[str], None] | None,
+        reuse: bool = False,
+    ) -> tuple[str, float | None]:
+        """One reply of the model in `frame`'s script, and when its first piece was shown
+        (None: never). Pieces are held back while the reply may still be the refusal phrase,
+        so a refusal that is retried is never shown, and generation stops once it is one."""
+        assert self.generator is not None
+        pieces: list[str] = []
+        first: float | None = None
+        stream = self.generator.stream(messages, self.max_tokens, reuse_prompt=reuse)
+        try:
+            for piece in stream:
+                pieces.append(to_script(piece, frame, keep))
+                text = "".join(pieces)
+                if is_refusal(text):
+                    break
+                if first is None and not _may_become_refusal(text):
+                    first = time.perf_counter()
+                    if on_token:
+                        on_token(text)
+                elif first is not None and on_token:
+                    on_token(pieces[-1])
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()  # ends the model's generation and records its timings
+        return "".join(pieces).strip(), first
+
+    def _last_stats(self) -> dict[str, Any]:
+        last = getattr(self.generator, "last_timings", None)
+        return last.as_dict() if last is not None else {}
 
     def _translate(
         self, kept: CheckResult, on_token: Callable[[str], None] | None

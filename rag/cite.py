@@ -345,8 +345,10 @@ def named_terms(question: str) -> set[str]:
 
 # A question that asks for a sum of money, and the words by which an answer states one.
 _ASKS_MONEY = re.compile(
-    r"多少钱|多少经费|多少预算|多少资金|花了多少|花费多少|成本是多少|费用是多少|造价"
+    r"多少钱|多少经费|多少预算|多少资金|(?:花了|花费)多少(?!时间|时候|天|年|个月|月|小时|分钟|秒|周|星期)|成本是多少|费用是多少|造价"
     r"|(?:营收|收入|营业额|净利|获利)(?:是|有)?多少"
+    r"|(?:售价|价格|价钱|定价|报价|租金|票价)(?:是|为|约|大约|大概)?(?:多少|几)"
+    r"|what is the price|what does .* sell for|how much is"
     r"|how much money|how much did .* cost|what did .* cost|how much does .* cost"
 )
 _STATES_MONEY = re.compile(
@@ -362,6 +364,61 @@ def asks_money(question: str) -> bool:
 def states_money(text: str) -> bool:
     """Whether the text states a sum: a currency, or a number of 萬/億 (millions, billions)."""
     return _STATES_MONEY.search(normalize_for_match(text)) is not None
+
+
+# A question that asks for a count, amount, rank or share, and what an answer to one states: a
+# numeral. 「幾」 counts only before a measure word and not after 這/那/近 (「這幾年」,
+# 「幾何」). A question that also asks who, which, why or how asks for that instead
+# (「整合成幾家大公司，為什麼不容易？」). Numbers the question itself states do not count.
+# On DRCD dev, 512 questions ask for a number or a year in these ways; the answers people
+# wrote give one, not already in the question, for 508 (run scripts/answer_types.py).
+_ASKS_NUMBER = re.compile(
+    r"多少|第几|百分之几|(?<![这那近前后来哪\d])几(?:[个名位台颗次倍种项家所年月天岁级层人只款届成])"
+    r"|how many|how much|what percentage|what percent|what share|what rank|which place"
+)
+_ASKS_OTHER = re.compile(
+    r"为什么|为何|怎么|如何|哪(?!一年|年)|谁|什么|\b(?:why|who|which|how come)\b"
+    r"|\bwhat\b(?! percent| share| rank)"
+)
+_STATES_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿半数首]+|\b(?:one|two|three|four|five|six|seven|eight"
+    r"|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion"
+    r"|dozen|several|half|first|second|third)\b"
+)
+# A question that asks for a year, and what an answer to one states.
+_ASKS_YEAR = re.compile(r"哪一年|哪年|何年|哪个年份|什么年份|which year|what year")
+_STATES_YEAR = re.compile(
+    r"\d+\s*年|\d{2,4}|[〇零一二三四五六七八九十百]+年|[〇零一二三四五六七八九十]{2,}"
+    r"|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]|[去今明前后同翌]年|年[初中底末]"
+)
+
+
+def _new_matches(pattern: re.Pattern[str], answer: str, question: str) -> bool:
+    """Whether the answer has a match of `pattern` the question does not (晶創26's 26 is
+    not an answer to 「晶創26有多少核心」)."""
+    asked = set(pattern.findall(question))
+    return any(m not in asked for m in pattern.findall(answer))
+
+
+def asks_answer_type(question: str) -> bool:
+    """Whether the question asks for a number or a year (see answer_type_missing)."""
+    q = normalize_for_match(question)
+    return bool(_ASKS_YEAR.search(q) or (_ASKS_NUMBER.search(q) and not _ASKS_OTHER.search(q)))
+
+
+def answer_type_missing(question: str, answer: str) -> str | None:
+    """What kind of answer the question asks for and the answer does not give: a number for
+    「多少」, 「第幾」 or "how many", a year for 「哪一年」. None when nothing is missing."""
+    q, a = normalize_for_match(question), normalize_for_match(answer)
+    if _ASKS_YEAR.search(q) and not _new_matches(_STATES_YEAR, a, q):
+        return "a year"
+    if (
+        _ASKS_NUMBER.search(q)
+        and not _ASKS_OTHER.search(q)
+        and not _new_matches(_STATES_NUMBER, a, q)
+    ):
+        return "a number"
+    return None
 
 
 def _is_claim(sentence: str) -> bool:

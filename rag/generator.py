@@ -38,8 +38,16 @@ class Generator(Protocol):
     def model_info(self) -> dict[str, Any]: ...
 
     def stream(
-        self, messages: Messages, max_tokens: int, stop: list[str] | None = None
-    ) -> Iterator[str]: ...
+        self,
+        messages: Messages,
+        max_tokens: int,
+        stop: list[str] | None = None,
+        reuse_prompt: bool = False,
+    ) -> Iterator[str]:
+        """`reuse_prompt`: the caller asks again with a prompt that begins like the previous
+        call's (a retry of the same question); an implementation may keep the work the two
+        share instead of starting from a clean state."""
+        ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -299,8 +307,9 @@ class LlamaGenerator:
         n = len(head)
         return n if n < len(tokens) - 1 and tokens[:n] == head else 0
 
-    def _prepare(self, messages: Messages, tokens: list[int]) -> int:
-        """Leave exactly the fixed prefix in the KV cache; return how many tokens it kept."""
+    def _prepare(self, messages: Messages, tokens: list[int], reuse: bool = False) -> int:
+        """Leave exactly the fixed prefix in the KV cache (with `reuse`, all the tokens the
+        previous call shares with this prompt); return how many tokens it kept."""
         llm = self._llm
         threads = self.n_threads or idle_cores()
         if threads != self._threads:
@@ -308,8 +317,17 @@ class LlamaGenerator:
 
             llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
             self._threads = threads
-        n = self._fixed_prefix(messages, tokens)
         kept = llm.input_ids[: llm.n_tokens].tolist()
+        if reuse:
+            shared = 0
+            for a, b in zip(kept, tokens[:-1], strict=False):  # at least one token to evaluate
+                if a != b:
+                    break
+                shared += 1
+            if shared:
+                llm.n_tokens = shared
+                return shared
+        n = self._fixed_prefix(messages, tokens)
         if n and len(kept) >= n and kept[:n] == tokens[:n]:
             llm.n_tokens = n  # Llama.generate drops the KV cache beyond this point
             return n
@@ -319,9 +337,17 @@ class LlamaGenerator:
         return 0
 
     def stream(
-        self, messages: Messages, max_tokens: int, stop: list[str] | None = None
+        self,
+        messages: Messages,
+        max_tokens: int,
+        stop: list[str] | None = None,
+        reuse_prompt: bool = False,
     ) -> Iterator[str]:
-        """Yield the answer's text pieces as they are generated (greedy, temperature 0)."""
+        """Yield the answer's text pieces as they are generated (greedy, temperature 0).
+        Every call starts from the same state (only the system part is kept), so an answer
+        never depends on the question before it; with `reuse_prompt` the tokens this prompt
+        shares with the previous call are kept too (a retry of the same question: still
+        deterministic, and its shared passages are not evaluated twice)."""
         rendered, tokens = self._render(messages)
         if len(tokens) >= self.n_ctx:
             raise ModelError(
@@ -344,7 +370,7 @@ class LlamaGenerator:
         cached = 0
         chunks: Any = None
         try:
-            cached = self._prepare(messages, tokens)
+            cached = self._prepare(messages, tokens, reuse_prompt)
             chunks = self._llm.create_completion(
                 prompt=tokens,
                 max_tokens=max_tokens,

@@ -24,7 +24,11 @@ class ScriptedGenerator:
         return {"name": "scripted"}
 
     def stream(
-        self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        stop: list[str] | None = None,
+        reuse_prompt: bool = False,
     ) -> Iterator[str]:
         self.prompts.append(messages)
         reply = self.replies.pop(0)
@@ -121,10 +125,12 @@ def test_invented_number_is_refused(retriever: Retriever) -> None:
 
 
 def test_model_refusal_is_in_the_question_script(retriever: Retriever) -> None:
-    generator = ScriptedGenerator("资料中没有相关信息。")
+    # Refused, asked again without that way out, refused again.
+    generator = ScriptedGenerator("资料中没有相关信息。", "资料中没有相关信息。")
     answer = Answerer(retriever, generator, top_k=3).ask("珍珠奶茶的发明人是谁？")
     assert answer.refused and answer.answer == "资料中没有相关信息"
-    replies = ScriptedGenerator("誰發明了珍珠奶茶？", "I cannot answer that.")
+    assert not answer.retried and len(generator.prompts) == 2
+    replies = ScriptedGenerator("誰發明了珍珠奶茶？", "I cannot answer that.", "I cannot answer.")
     english = Answerer(retriever, replies, top_k=3)
     assert english.ask("Who invented bubble tea?").answer == (
         "The documents do not contain this information."
@@ -206,3 +212,47 @@ def test_answer_from_a_passage_about_someone_else_is_refused() -> None:
     assert not judge(
         "輝達的執行長是誰？", "traditional", "輝達的執行長是黃仁勳[1]。", passages
     ).refused
+
+
+def test_answer_without_the_number_or_year_asked_for_is_refused() -> None:
+    from rag.answer import judge
+
+    passages = ["新加坡與輝達合作，建立SEA-LION大型語言模型，參數量為30億，2023年發表。"]
+    question = "SEA-LION模型有多少參數？"
+    topical = judge(
+        question, "traditional", "新加坡與輝達合作建立SEA-LION大型語言模型[1]。", passages
+    )
+    assert topical.refused and "a number" in topical.reason
+    assert not judge(question, "traditional", "SEA-LION的參數量為30億[1]。", passages).refused
+    year = judge(
+        "SEA-LION是哪一年發表的？", "traditional", "新加坡與輝達合作建立SEA-LION[1]。", passages
+    )
+    assert year.refused and "a year" in year.reason
+
+
+def test_refusal_is_retried_without_the_way_out_and_the_retry_is_judged(
+    retriever: Retriever,
+) -> None:
+    question = "晶創26在TOP500排第幾名？"
+    n = _passage_number(Answerer(retriever, None, top_k=3), question, "taiwan.txt")
+    generator = ScriptedGenerator("資料中沒有相關資訊", f"晶創26在TOP500排名第29名[{n}]。")
+    streamed: list[str] = []
+    answer = Answerer(retriever, generator, top_k=3).ask(question, on_token=streamed.append)
+    assert not answer.refused and answer.retried and "29" in answer.answer
+    assert answer.citations[0].source == "taiwan.txt"
+    # The refusal was held back, never shown; the retry's rules offer no refusal.
+    assert "".join(streamed).startswith("晶創26") and "沒有" not in "".join(streamed)
+    first, again = (m[-1]["content"] for m in generator.prompts)
+    assert "資料中沒有相關資訊" in first and "資料中沒有相關資訊" not in again
+    assert first.split("回答規則")[0] == again.split("回答規則")[0]  # same passages
+    # An invented answer on the retry is refused by the checks.
+    inventing = ScriptedGenerator("資料中沒有相關資訊", f"晶創26在TOP500排名第7名[{n}]。")
+    invented = Answerer(retriever, inventing, top_k=3).ask(question)
+    assert invented.refused and invented.answer == "資料中沒有相關資訊"
+
+
+def test_refusal_phrase_stops_generation_early() -> None:
+    from rag.answer import _may_become_refusal
+
+    assert _may_become_refusal("[1] 資料中") and _may_become_refusal("")
+    assert not _may_become_refusal("[1] 晶創26") and not _may_become_refusal("資料顯示")

@@ -106,7 +106,11 @@ class CountingGenerator:
         return len(text)
 
     def stream(
-        self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        stop: list[str] | None = None,
+        reuse_prompt: bool = False,
     ) -> Iterator[str]:
         self.calls += 1
         prompt = messages[-1]["content"]

@@ -170,6 +170,8 @@ def test_money_questions() -> None:
     assert not asks_money("晶創26的Rmax是多少？")
     assert states_money("約新台幣50億元") and states_money("US$1.2 billion")
     assert states_money("十二億") and not states_money("81.55 PFlops")
+    assert asks_money("GB10 AI PC售價多少？") and asks_money("What is the price of the GB10?")
+    assert not asks_money("搭台馬輪從南竿到東引要花費多少時間？")
 
 
 def test_a_bare_number_must_stand_next_to_the_names_asked_about() -> None:
@@ -194,3 +196,21 @@ def test_a_sentence_joining_two_rows_is_supported_by_both() -> None:
     wrong = check_citations("鴻海的兩台超級電腦分別排第159和245名[1]。", rows, question=question)
     assert not wrong.sentences[0].supported
     assert asks_money("台積電2025年全年營收是多少？")
+
+
+def test_answer_type_a_question_asks_for() -> None:
+    from rag.cite import answer_type_missing
+
+    assert (
+        answer_type_missing("晶創26一共有多少個核心？", "晶創26是台灣最快的超級電腦。")
+        == "a number"
+    )
+    assert answer_type_missing("晶創26一共有多少個核心？", "共有256,960個核心。") is None
+    assert answer_type_missing("全球AI指數從幾個面向評比？", "從七個維度評估。") is None
+    assert answer_type_missing("How many cores does it have?", "它是超級電腦。") == "a number"
+    assert answer_type_missing("台灣杉二號是哪一年上榜的？", "它由國網中心建置。") == "a year"
+    assert answer_type_missing("台灣杉二號是哪一年上榜的？", "2018年首次上榜。") is None
+    # 「幾」 that does not ask for a count, and questions that ask why or who.
+    assert answer_type_missing("這幾年台灣AI發展的重點是什麼？", "重點是主權AI。") is None
+    assert answer_type_missing("整合成幾家大公司，為什麼不容易？", "每個人都想當老闆。") is None
+    assert answer_type_missing("幾何光學又稱為什麼？", "射線光學。") is None

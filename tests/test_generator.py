@@ -198,3 +198,20 @@ def test_core_meter_measures_between_calls_without_waiting(
     assert meter() == 2  # 0.5 s later: the last answer, nothing read
     assert meter() == 1  # since the first: another process kept one core of two busy
     assert meter() == 2  # and then it stopped
+
+
+@pytest.mark.integration
+def test_a_retry_keeps_what_it_shares_with_the_previous_prompt(llama: LlamaGenerator) -> None:
+    head = "資料：\n[1] 珍珠奶茶起源於台中，滷肉飯是常見的小吃。\n\n問題：珍珠奶茶起源於哪裡？\n\n"
+    first = ask(head + "規則：只用資料回答。")
+    retry = ask(head + "規則：用一句話回答。")
+    list(llama.stream(first, max_tokens=8))
+    list(llama.stream(retry, max_tokens=8, reuse_prompt=True))
+    kept = llama.last_timings
+    pairs = zip(llama.prompt_tokens(first), llama.prompt_tokens(retry), strict=False)
+    common = next(i for i, (a, b) in enumerate(pairs) if a != b)
+    assert kept is not None and kept.cached_tokens == common
+    # Without reuse_prompt, only the system part is kept, as for any new question.
+    list(llama.stream(retry, max_tokens=8))
+    fresh = llama.last_timings
+    assert fresh is not None and fresh.cached_tokens < common

@@ -62,7 +62,11 @@ class RecordingGenerator:
         return {"name": "recording"}
 
     def stream(
-        self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        stop: list[str] | None = None,
+        reuse_prompt: bool = False,
     ) -> Iterator[str]:
         self.prompts.append("\n".join(m["content"] for m in messages))
         yield self.reply
