@@ -155,6 +155,11 @@ def _cn_value(run: str) -> int:
     return total + digit
 
 
+def chinese_numerals_as_digits(text: str) -> str:
+    """Every run of Chinese numerals in digits: 一萬顆 -> 1萬顆, 七個 -> 7個."""
+    return _CN_NUMBER.sub(lambda m: str(_cn_value(m.group(0))), text)
+
+
 def passage_numbers(text: str) -> set[str]:
     """Numbers a passage states, written in digits or in Chinese numerals (一萬顆 states 1
     as in 1萬顆): what a sentence's numbers are checked against."""
@@ -421,9 +426,18 @@ def answer_type_missing(question: str, answer: str) -> str | None:
     return None
 
 
-def _is_claim(sentence: str) -> bool:
-    """A sentence with at least a few content grams; lead-ins like 「根據資料：」 are not."""
-    return not sentence.rstrip().endswith(("：", ":")) and len(grams(sentence)) >= 3
+def _is_claim(sentence: str, question: str = "") -> bool:
+    """A sentence with at least a few content grams, or a short answer that adds a word to
+    the question (「Fujitsu」, 「吳漢章」); lead-ins like 「根據資料：」 are not claims."""
+    if sentence.rstrip().endswith(("：", ":")):
+        return False
+    found = grams(sentence)
+    if len(found) >= 3:
+        return True
+    # Short: a Latin word or a number, or a Chinese name of three or more characters, that
+    # the question does not already say (not 「不是」, which any passage may contain).
+    novel = found - grams(question)
+    return len(novel) >= 2 or any(g.isascii() and len(g) > 1 for g in novel)
 
 
 def check_citations(
@@ -441,7 +455,7 @@ def check_citations(
         valid = list(dict.fromkeys(n for n in marked if 1 <= n <= count))
         result.dropped_markers.extend(n for n in marked if not 1 <= n <= count)
         text = strip_markers(raw).strip()
-        if not _is_claim(text):
+        if not _is_claim(text, question):
             result.sentences.append(CheckedSentence(text, [], True, False, 0.0))
             continue
         scores = [lexical_support(text, p, question) for p in passages]

@@ -149,6 +149,7 @@ def run_answers(
                 "retrieved": rank_documents(answer.retrieved),
                 "answer": answer.answer,
                 "raw_answer": answer.raw_answer,
+                "retried": answer.retried,
                 "translated_question": answer.translated_question,
                 "refused": answer.refused,
                 "citations": [vars(c) for c in answer.citations],

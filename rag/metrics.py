@@ -16,12 +16,14 @@ from typing import Any
 
 
 def normalize_answer(text: str) -> str:
-    """For answer matching: markers dropped, one script, folded width and case, only letters
-    and digits."""
-    from rag.cite import strip_markers
+    """For answer matching: markers dropped, one script, folded width and case, Chinese
+    numerals written in digits (一萬顆 and 1萬顆 are the same answer), only letters and
+    digits."""
+    from rag.cite import chinese_numerals_as_digits, strip_markers
     from rag.textnorm import normalize_for_match
 
-    return "".join(ch for ch in normalize_for_match(strip_markers(text)) if ch.isalnum())
+    norm = chinese_numerals_as_digits(normalize_for_match(strip_markers(text)))
+    return "".join(ch for ch in norm if ch.isalnum())
 
 
 def is_correct(answer: str, acceptable: Sequence[str]) -> bool:

@@ -22,8 +22,28 @@ MARKER = re.compile(r"[\[【［]\s*\d+(?:\s*[,，、\-–~]\s*\d+)*\s*[\]】］]
 TOLERANCE = 0.0005
 
 
+NUMERAL = re.compile("[零〇一二两三四五六七八九十百千]+")
+DIGIT = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
+UNIT = {"十": 10, "百": 100, "千": 1000}
+
+
+def numeral(run: str) -> str:
+    """A run of Chinese numerals in digits: positional (一二 -> 12) or with units."""
+    if not set(run) & set(UNIT):
+        return "".join(str(DIGIT[c]) for c in run)
+    value, pending = 0, None
+    for c in run:
+        if c in UNIT:
+            value += (1 if pending is None else pending) * UNIT[c]
+            pending = None
+        else:
+            pending = DIGIT[c]
+    return str(value + (pending or 0))
+
+
 def norm(text: str) -> str:
     text = T2S.convert(unicodedata.normalize("NFKC", MARKER.sub("", text)).lower())
+    text = NUMERAL.sub(lambda m: numeral(m.group(0)), text)
     return "".join(c for c in text if c.isalnum())
 
 

@@ -214,3 +214,13 @@ def test_answer_type_a_question_asks_for() -> None:
     assert answer_type_missing("這幾年台灣AI發展的重點是什麼？", "重點是主權AI。") is None
     assert answer_type_missing("整合成幾家大公司，為什麼不容易？", "每個人都想當老闆。") is None
     assert answer_type_missing("幾何光學又稱為什麼？", "射線光學。") is None
+
+
+def test_a_bare_name_is_an_answer_checked_like_a_sentence() -> None:
+    rows = ["| 本次排行 | 所屬機構 | 製造商 |\n| 256 | 中央氣象局 | Fujitsu |"]
+    question = "Which vendor built the Central Weather Bureau machines?"
+    bare = check_citations("[1] Fujitsu", rows, question=question)
+    assert bare.any_supported and bare.sentences[0].citations == [1]
+    assert not check_citations("[1] Lenovo", rows, question=question).any_supported
+    assert check_citations("吳漢章[1]", ["台智雲總經理吳漢章"]).any_supported
+    assert not check_citations("不是[1]", ["這不是問題"]).any_supported  # too short to check

@@ -43,6 +43,9 @@ def test_answer_matching_ignores_script_width_and_punctuation() -> None:
     assert is_correct("台湾共有１０台超级电脑。", ["10台"])
     assert is_correct("答案是 Peter Wu", ["peter wu"])
     assert not is_correct("", ["10台"])
+    assert is_correct("建造配備至少1萬顆GPU的超級電腦。", ["一萬顆"])
+    assert is_correct("從七個維度評估", ["7個維度"]) and is_correct("二十五年", ["25年"])
+    assert not is_correct("建造配備至少2萬顆GPU的超級電腦。", ["一萬顆"])
     assert not is_correct("資料中沒有相關資訊", [""])
 
 
