@@ -345,7 +345,7 @@ class Answerer:
         raw, first = self._draft(messages, frame, keep, shown)
         stats = self._last_stats()
         retried = False
-        if not raw or is_refusal(raw):
+        if not strip_markers(raw).strip() or is_refusal(raw):  # nothing but 「[4]」 too
             # The small default model says 「資料中沒有相關資訊」 for answers that are in the
             # passages (8 of 20 false refusals in eval/RESULTS.md, session 3). Asked once more
             # without that way out, it answered half of those; what it says then is judged
@@ -354,7 +354,7 @@ class Answerer:
                 replace(PROMPTS[frame], rules=PROMPTS[frame].retry_rules), question, numbered
             )
             second, second_first = self._draft(again, frame, keep, shown, reuse=True)
-            if second and not is_refusal(second):
+            if strip_markers(second).strip() and not is_refusal(second):
                 raw, first, retried = second, second_first, True
                 stats = self._last_stats()
         finished = time.perf_counter()

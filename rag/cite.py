@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from rag.chunking import split_sentences as split_source_sentences
@@ -478,6 +478,13 @@ def check_citations(
                 repaired = bool(kept) and kept != valid
         elif kept != valid:
             repaired = True
+        same = next((i for i, s in enumerate(result.sentences) if s.text == text), None)
+        if same is not None and kept and result.sentences[same].supported:
+            # The model said it twice: once, citing both.
+            before = result.sentences[same]
+            merged = sorted(set(before.citations) | set(kept))
+            result.sentences[same] = replace(before, citations=merged)
+            continue
         result.sentences.append(CheckedSentence(text, kept, bool(kept), repaired, support))
     return result
 

@@ -245,6 +245,9 @@ def test_refusal_is_retried_without_the_way_out_and_the_retry_is_judged(
     first, again = (m[-1]["content"] for m in generator.prompts)
     assert "資料中沒有相關資訊" in first and "資料中沒有相關資訊" not in again
     assert first.split("回答規則")[0] == again.split("回答規則")[0]  # same passages
+    # A reply of nothing but a passage number is retried too.
+    markers_only = ScriptedGenerator(f"[{n}]", f"晶創26在TOP500排名第29名[{n}]。")
+    assert Answerer(retriever, markers_only, top_k=3).ask(question).retried
     # An invented answer on the retry is refused by the checks.
     inventing = ScriptedGenerator("資料中沒有相關資訊", f"晶創26在TOP500排名第7名[{n}]。")
     invented = Answerer(retriever, inventing, top_k=3).ask(question)

@@ -221,6 +221,8 @@ def test_a_bare_name_is_an_answer_checked_like_a_sentence() -> None:
     question = "Which vendor built the Central Weather Bureau machines?"
     bare = check_citations("[1] Fujitsu", rows, question=question)
     assert bare.any_supported and bare.sentences[0].citations == [1]
+    twice = check_citations("[1] Fujitsu\n\n[2] Fujitsu", rows + rows, question=question)
+    assert twice.answer == "Fujitsu[1][2]"
     assert not check_citations("[1] Lenovo", rows, question=question).any_supported
     assert check_citations("吳漢章[1]", ["台智雲總經理吳漢章"]).any_supported
     assert not check_citations("不是[1]", ["這不是問題"]).any_supported  # too short to check
