@@ -150,7 +150,9 @@ def build_messages(
     prompts: PromptSet, question: str, passages: list[tuple[int, str]]
 ) -> list[dict[str, str]]:
     """Chat messages: passages first, then the question, then the rules (last, where a small
-    model heeds them most)."""
+    model heeds them most). Passages go best first: shown best last, nearest the question,
+    the default model answered 61 of 99 bundled eval questions instead of 74 and 4 of 15
+    unanswerable ones instead of 2 (measured 2026-11-24)."""
     lines = [prompts.passages_header]
     lines += [prompts.passage_line.format(n=n, text=text) for n, text in passages]
     user = "\n".join(lines) + f"\n\n{prompts.question_header}{question}\n\n{prompts.rules}"
