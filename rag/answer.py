@@ -176,6 +176,11 @@ def is_refusal(text: str) -> bool:
     return any(marker in norm for marker in REFUSAL_MARKERS)
 
 
+def _no_answer(text: str) -> bool:
+    """A refusal, or a reply of nothing but passage numbers (「[4]」)."""
+    return not strip_markers(text).strip() or is_refusal(text)
+
+
 _LEAD = re.compile(r"^[\s\[【［\]】］\d,，、]*")
 
 
@@ -345,7 +350,7 @@ class Answerer:
         raw, first = self._draft(messages, frame, keep, shown)
         stats = self._last_stats()
         retried = False
-        if not strip_markers(raw).strip() or is_refusal(raw):  # nothing but 「[4]」 too
+        if _no_answer(raw):
             # The small default model says 「資料中沒有相關資訊」 for answers that are in the
             # passages (8 of 20 false refusals in eval/RESULTS.md, session 3). Asked once more
             # without that way out, it answered half of those; what it says then is judged
@@ -354,7 +359,7 @@ class Answerer:
                 replace(PROMPTS[frame], rules=PROMPTS[frame].retry_rules), question, numbered
             )
             second, second_first = self._draft(again, frame, keep, shown, reuse=True)
-            if strip_markers(second).strip() and not is_refusal(second):
+            if not _no_answer(second):
                 raw, first, retried = second, second_first, True
                 stats = self._last_stats()
         finished = time.perf_counter()

@@ -405,25 +405,27 @@ def _new_matches(pattern: re.Pattern[str], answer: str, question: str) -> bool:
     return any(m not in asked for m in pattern.findall(answer))
 
 
+def _asked_types(norm_question: str) -> list[tuple[str, re.Pattern[str]]]:
+    """What a normalised question asks for ("a year", "a number"), each with the pattern of
+    an answer that gives it."""
+    asked = []
+    if _ASKS_YEAR.search(norm_question):
+        asked.append(("a year", _STATES_YEAR))
+    if _ASKS_NUMBER.search(norm_question) and not _ASKS_OTHER.search(norm_question):
+        asked.append(("a number", _STATES_NUMBER))
+    return asked
+
+
 def asks_answer_type(question: str) -> bool:
     """Whether the question asks for a number or a year (see answer_type_missing)."""
-    q = normalize_for_match(question)
-    return bool(_ASKS_YEAR.search(q) or (_ASKS_NUMBER.search(q) and not _ASKS_OTHER.search(q)))
+    return bool(_asked_types(normalize_for_match(question)))
 
 
 def answer_type_missing(question: str, answer: str) -> str | None:
     """What kind of answer the question asks for and the answer does not give: a number for
     「多少」, 「第幾」 or "how many", a year for 「哪一年」. None when nothing is missing."""
     q, a = normalize_for_match(question), normalize_for_match(answer)
-    if _ASKS_YEAR.search(q) and not _new_matches(_STATES_YEAR, a, q):
-        return "a year"
-    if (
-        _ASKS_NUMBER.search(q)
-        and not _ASKS_OTHER.search(q)
-        and not _new_matches(_STATES_NUMBER, a, q)
-    ):
-        return "a number"
-    return None
+    return next((kind for kind, gives in _asked_types(q) if not _new_matches(gives, a, q)), None)
 
 
 def _is_claim(sentence: str, question: str = "") -> bool:

@@ -319,11 +319,8 @@ class LlamaGenerator:
             self._threads = threads
         kept = llm.input_ids[: llm.n_tokens].tolist()
         if reuse:
-            shared = 0
-            for a, b in zip(kept, tokens[:-1], strict=False):  # at least one token to evaluate
-                if a != b:
-                    break
-                shared += 1
+            # llama-cpp-python's own prefix match; at least one token is left to evaluate.
+            shared = llm.longest_token_prefix(kept, tokens[:-1])
             if shared:
                 llm.n_tokens = shared
                 return shared
