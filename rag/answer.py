@@ -22,6 +22,7 @@ from rag.cite import (
     CheckResult,
     Similarity,
     answer_type_missing,
+    asked_office,
     asks_money,
     check_citations,
     grams,
@@ -220,7 +221,8 @@ def judge(
     passages do not answer, when no sentence is supported by a cited passage, when the question
     asks for a sum of money and the answer states none, or (Chinese questions) when the cited
     passages' documents (`documents[i]`: the whole text of passage i's document) never mention
-    a term the question names. Unsupported sentences are dropped from what is kept."""
+    a term the question names, or the question asks who holds an office (「董事長是誰」) and
+    no cited passage names it. Unsupported sentences are dropped from what is kept."""
     if not raw or is_refusal(raw):
         return Verdict(True, "model refused")
     checked = check_citations(raw, passages, threshold, similarity, question=question)
@@ -240,9 +242,13 @@ def judge(
         missing = sorted(t for t in named_terms(question) if "".join(t.split()) not in seen)
         if missing:
             return Verdict(True, f"the cited documents never mention {', '.join(missing)}", checked)
+        cited = [passages[n - 1] for s in checked.sentences for n in s.citations]
+        office = asked_office(question)
+        if office and not any(o in normalize_for_match(p) for p in cited for o in office):
+            reason = f"the question asks who is {office[0]} and no cited passage names it"
+            return Verdict(True, reason, checked)
         # Reported, not a gate: how much of the question the best cited passage covers. A
         # floor on it refused more correct answers than inventions (eval/RESULTS.md).
-        cited = [passages[n - 1] for s in checked.sentences for n in s.citations]
         score = max(relevance(question, p) for p in cited)
     return Verdict(False, "supported", checked, score)
 

@@ -428,6 +428,50 @@ def answer_type_missing(question: str, answer: str) -> str | None:
     return next((kind for kind, gives in _asked_types(q) if not _new_matches(gives, a, q)), None)
 
 
+# Offices a question may ask the holder of (「台智雲的董事長是誰」), normalised, each with the
+# other ways a passage names the same office. An answer naming a person must come from a
+# passage that names the office: 「台智雲總經理吳漢章」 does not say who chairs 台智雲.
+# Founders are left out: passages say 「張之洞創建」, not 「創辦人」.
+_OFFICES: dict[str, tuple[str, ...]] = {
+    "董事长": ("董事长", "董事会主席", "chairman"),
+    "总经理": ("总经理", "general manager"),
+    "执行长": ("执行长", "首席执行官", "行政总裁", "ceo"),
+    "首席执行官": ("执行长", "首席执行官", "行政总裁", "ceo"),
+    "总裁": ("总裁",),
+    "部长": ("部长",),
+    "院长": ("院长",),
+    "校长": ("校长",),
+    "市长": ("市长",),
+    "县长": ("县长",),
+    "局长": ("局长",),
+    "主任": ("主任",),
+    "秘书长": ("秘书长",),
+    "理事长": ("理事长",),
+    "会长": ("会长",),
+    "社长": ("社长",),
+    "主席": ("主席",),
+    "总统": ("总统",),
+    "总理": ("总理",),
+    "首相": ("首相",),
+}
+_ASKS_WHO = re.compile(r"谁|哪一?位|什么人|何人")
+# 「哪位美國總統」 names a kind of person, not an office to be held: exempt.
+_OFFICE_AS_KIND = re.compile(r"哪一?[位个名][^是为的]{0,6}$")
+
+
+def asked_office(question: str) -> tuple[str, ...]:
+    """The names of the office a Chinese question asks the holder of (「誰是…的董事長」),
+    normalised; empty when it asks no such thing."""
+    q = normalize_for_match(question)
+    if not _ASKS_WHO.search(q):
+        return ()
+    for office, names in _OFFICES.items():
+        at = q.find(office)
+        if at >= 0 and not _OFFICE_AS_KIND.search(q[:at]):
+            return names
+    return ()
+
+
 def _is_claim(sentence: str, question: str = "") -> bool:
     """A sentence with at least a few content grams, or a short answer that adds a word to
     the question (「Fujitsu」, 「吳漢章」); lead-ins like 「根據資料：」 are not claims."""

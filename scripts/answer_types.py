@@ -1,6 +1,13 @@
-"""How often the answer-type check (rag.cite.answer_type_missing) would refuse an answer a
-person wrote: for every question of a SQuAD/DRCD-style file that asks for a number or a year,
-check the first human answer and list the ones the check would refuse.
+"""How often the answer checks of rag.cite would refuse an answer a person wrote, on a
+SQuAD/DRCD-style file:
+
+- the answer-type check (answer_type_missing): for every question that asks for a number or
+  a year, is the first human answer of that type?
+- the office check (asked_office): for every question that asks who holds an office
+  (「…的董事長是誰」), does the chunk holding the human answer (chunked as `rag index` does,
+  default settings) name that office?
+
+Lists the answers each check would refuse.
 
 Usage: python scripts/answer_types.py ../shared/datasets/drcd/DRCD_dev.json
 """
@@ -11,24 +18,49 @@ import json
 import sys
 from pathlib import Path
 
-from rag.cite import answer_type_missing, asks_answer_type
+from rag.chunking import chunk_document
+from rag.cite import answer_type_missing, asked_office, asks_answer_type
+from rag.documents import Document
+from rag.settings import Settings
+from rag.textnorm import normalize_for_match
 
 
 def main(path: Path) -> int:
     data = json.loads(path.read_text(encoding="utf-8"))
-    asked = refused = 0
+    settings = Settings()
+    asked = refused = offices = office_refused = 0
     for article in data["data"]:
         for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            chunks = None
             for qa in paragraph["qas"]:
-                if not qa.get("answers") or not asks_answer_type(qa["question"]):
+                if not qa.get("answers"):
                     continue
-                asked += 1
-                answer = qa["answers"][0]["text"]
-                if answer_type_missing(qa["question"], answer):
-                    refused += 1
-                    print(f"would refuse: {qa['question']} -> {answer}")
+                human = qa["answers"][0]
+                answer = human["text"]
+                if asks_answer_type(qa["question"]):
+                    asked += 1
+                    if answer_type_missing(qa["question"], answer):
+                        refused += 1
+                        print(f"type check would refuse: {qa['question']} -> {answer}")
+                office = asked_office(qa["question"])
+                if not office:
+                    continue
+                offices += 1
+                if chunks is None:
+                    doc = Document(id="p", text=context, sha256="", encoding="utf-8")
+                    chunks = chunk_document(doc, settings.chunk_chars, settings.chunk_overlap)
+                at = human["answer_start"]
+                holding = [c for c in chunks if c.start <= at < c.end]
+                if not any(o in normalize_for_match(c.text) for c in holding for o in office):
+                    office_refused += 1
+                    print(f"office check would refuse: {qa['question']} -> {answer}")
     print(
         f"{asked} questions ask for a number or a year; the check refuses {refused} human answers"
+    )
+    print(
+        f"{offices} questions ask who holds an office; the check refuses {office_refused} "
+        "human answers"
     )
     return 0
 

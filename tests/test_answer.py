@@ -214,6 +214,20 @@ def test_answer_from_a_passage_about_someone_else_is_refused() -> None:
     ).refused
 
 
+def test_answer_naming_the_holder_of_another_office_is_refused() -> None:
+    from rag.answer import judge
+
+    passages = ["華碩雲端暨台智雲總經理吳漢章指出，主權AI的本質已經不只是技術問題。"]
+    reply = "台智雲總經理吳漢章[1]。"
+    chair = judge("台智雲的董事長是誰？", "traditional", reply, passages)
+    assert chair.refused and "董事长" in chair.reason
+    assert not judge("台智雲的總經理是誰？", "traditional", reply, passages).refused
+    assert not judge("台智云的总经理是谁？", "simplified", reply, passages).refused
+    # Another name of the same office counts: 執行長 is 首席執行官 is CEO.
+    ceo = ["輝達(Nvidia) CEO黃仁勳積極推廣主權AI。"]
+    assert not judge("輝達的執行長是誰？", "traditional", "黃仁勳[1]。", ceo).refused
+
+
 def test_answer_without_the_number_or_year_asked_for_is_refused() -> None:
     from rag.answer import judge
 

@@ -216,6 +216,18 @@ def test_answer_type_a_question_asks_for() -> None:
     assert answer_type_missing("幾何光學又稱為什麼？", "射線光學。") is None
 
 
+def test_office_a_question_asks_the_holder_of() -> None:
+    from rag.cite import asked_office
+
+    assert asked_office("台智雲的董事長是誰？")[0] == "董事长"
+    assert asked_office("国网中心现在的主任是谁？") == ("主任",)
+    assert "ceo" in asked_office("哪一位是輝達的執行長？")
+    # An office as the kind of person asked about, a question that asks no one, English.
+    assert asked_office("哪位美國總統發表了國恥演說？") == ()
+    assert asked_office("董事長的任期有多長？") == ()
+    assert asked_office("Who is the CEO of NVIDIA?") == ()
+
+
 def test_a_bare_name_is_an_answer_checked_like_a_sentence() -> None:
     rows = ["| 本次排行 | 所屬機構 | 製造商 |\n| 256 | 中央氣象局 | Fujitsu |"]
     question = "Which vendor built the Central Weather Bureau machines?"
