@@ -194,6 +194,11 @@ def measure_conflict(sentence: str, window: str) -> bool:
     return False
 
 
+# A passage of three or more lines, none longer than this, reads as a slide: its lines go
+# together.
+SLIDE_LINE = 40
+
+
 def windows(passage: str) -> list[str]:
     """Each sentence of a passage and each pair of neighbours: a claim must be supported by
     text that belongs together, not by words scattered over the passage."""
@@ -202,10 +207,18 @@ def windows(passage: str) -> list[str]:
         return [passage]
     singles = [passage[a:b] for a, b in spans]
     pairs = [passage[spans[i][0] : spans[i + 1][1]] for i in range(len(spans) - 1)]
-    header = singles[0]
-    if _TABLE_ROW.match(header):
-        # A table row reads with its header: 「| 46 | Ublink |」 alone says nothing of rank.
-        return [header] + [f"{header}\n{w}" for w in singles[1:] + pairs[1:]]
+    # A table row reads with its header, and its caption if the passage starts with one:
+    # 「| 46 | Ublink |」 alone says nothing of rank.
+    captioned = len(singles) > 2 and not _TABLE_ROW.match(singles[0])
+    at = 1 if captioned and _TABLE_ROW.match(singles[1]) else 0
+    if _TABLE_ROW.match(singles[at]):
+        head = "\n".join(singles[: at + 1])
+        return [head] + [f"{head}\n{w}" for w in singles[at + 1 :] + pairs[at + 1 :]]
+    lines = [line for line in passage.splitlines() if line.strip()]
+    if len(lines) >= 3 and all(len(line) <= SLIDE_LINE for line in lines):
+        # Short lines (a slide, a title block) belong together: 「吳漢章 / 台智雲 總經理 /
+        # TCA AI大聯盟 會長」 are one statement spread over lines.
+        return singles + pairs + [passage]
     return singles + pairs
 
 
@@ -246,10 +259,16 @@ def lexical_support(sentence: str, passage: str, question: str = "") -> float:
 
 def joint_support(sentence: str, first: str, second: str, question: str = "") -> float:
     """Support by one window of each of two passages read together: for a sentence that
-    joins two facts, such as two table rows (「分別排第159和244名」)."""
-    return _best_support(
-        sentence, [f"{a}\n{b}" for a in windows(first) for b in windows(second)], question
-    )
+    joins two facts, such as two table rows (「分別排第159和244名」). Each window must state
+    one of the sentence's numbers: words from one passage and a date from another (an
+    article's 「2025/11/21」) do not make 「印度AI使命預計在2025年11月完成」."""
+    wanted = numbers(sentence) - numbers(question)
+
+    def states(window: str) -> bool:
+        return bool(wanted & passage_numbers(window))
+
+    pairs = [f"{a}\n{b}" for a in windows(first) if states(a) for b in windows(second) if states(b)]
+    return _best_support(sentence, pairs, question)
 
 
 def _best_support(sentence: str, candidates: Sequence[str], question: str) -> float:

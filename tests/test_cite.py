@@ -195,6 +195,17 @@ def test_a_sentence_joining_two_rows_is_supported_by_both() -> None:
     # A number neither row states is not rescued by reading them together.
     wrong = check_citations("鴻海的兩台超級電腦分別排第159和245名[1]。", rows, question=question)
     assert not wrong.sentences[0].supported
+    # Both numbers from one passage (an article's date), the words from another: not joint.
+    passages = [
+        "印度的「印度 AI 使命」計畫投資 12.5 億美元建造超級電腦。",
+        "輝達晶片助攻台灣超級電腦 2025/11/21 12:57",
+    ]
+    dated = check_citations(
+        "印度的「印度 AI 使命」計畫預計在 2025 年 11 月完成[1]。",
+        passages,
+        question="印度AI任務的超級電腦什麼時候會完成？",
+    )
+    assert not dated.any_supported
     assert asks_money("台積電2025年全年營收是多少？")
 
 
@@ -238,3 +249,34 @@ def test_a_bare_name_is_an_answer_checked_like_a_sentence() -> None:
     assert not check_citations("[1] Lenovo", rows, question=question).any_supported
     assert check_citations("吳漢章[1]", ["台智雲總經理吳漢章"]).any_supported
     assert not check_citations("不是[1]", ["這不是問題"]).any_supported  # too short to check
+
+
+def test_a_table_row_reads_with_its_caption_and_header() -> None:
+    from rag.cite import windows
+
+    passage = "超級電腦晶創26模擬示意圖。\n| Rank | System | Rpeak |\n| 29 | Nano 4 | 117.92 |"
+    head = "超級電腦晶創26模擬示意圖。\n| Rank | System | Rpeak |"
+    assert windows(passage) == [head, f"{head}\n| 29 | Nano 4 | 117.92 |"]
+    header_first = "| Rank | System |\n| 29 | Nano 4 |\n| 46 | Ublink |"
+    assert windows(header_first)[:2] == ["| Rank | System |", "| Rank | System |\n| 29 | Nano 4 |"]
+    question = "晶創26的理論峰值Rpeak有多少？"
+    found = check_citations("晶創26的Rpeak為117.92[1]。", [passage], question=question)
+    assert found.any_supported
+    invented = check_citations("晶創26的Rpeak為81.55[1]。", [passage], question=question)
+    assert not invented.any_supported
+
+
+def test_a_slide_of_short_lines_reads_as_one_window() -> None:
+    slide = "Peter Wu (吳漢章), Ph.D.\n\n台智雲 總經理\n\nTCA AI大聯盟 會長\n\n2025~2026是關鍵年份"
+    answer = "吳漢章, Ph.D. 台智雲 總經理 TCA AI大聯盟 會長 2025~2026是關鍵年份[1]"
+    assert check_citations(answer, [slide], question="台智雲的總經理是誰？").any_supported
+    # Long lines are prose: a claim spread over three of its sentences is not one statement.
+    prose = "\n".join(
+        [
+            "吳漢章在論壇上談到台灣在全球AI產業鏈中的位置，以及各國政府與民間的投資方向與優先順序。",
+            "他指出台智雲近年持續投入大型語言模型與雲端算力服務，並與國網中心合作建置新的超級電腦。",
+            "至於2025年到2026年，他認為是定位台灣AI競爭力的關鍵年份，政府與民間都應加速投資。",
+        ]
+    )
+    claim = "吳漢章指出台灣全球AI產業鏈、台智雲大型語言模型、2025年關鍵年份[1]。"
+    assert not check_citations(claim, [prose], question="吳漢章說了什麼？").any_supported
