@@ -56,7 +56,8 @@ def main(path: Path) -> int:
                     office_refused += 1
                     print(f"office check would refuse: {qa['question']} -> {answer}")
     print(
-        f"{asked} questions ask for a number or a year; the check refuses {refused} human answers"
+        f"{asked} questions ask for a number, a year or a day; the check refuses {refused} "
+        "human answers"
     )
     print(
         f"{offices} questions ask who holds an office; the check refuses {office_refused} "

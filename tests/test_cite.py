@@ -221,6 +221,11 @@ def test_answer_type_a_question_asks_for() -> None:
     assert answer_type_missing("How many cores does it have?", "它是超級電腦。") == "a number"
     assert answer_type_missing("台灣杉二號是哪一年上榜的？", "它由國網中心建置。") == "a year"
     assert answer_type_missing("台灣杉二號是哪一年上榜的？", "2018年首次上榜。") is None
+    law = "《AI基本法》是哪一天三讀通過的？"
+    assert answer_type_missing(law, "《AI基本法》是2024年底三讀通過的。") == "a day"
+    assert answer_type_missing(law, "2024年12月15日三讀通過。") is None
+    assert answer_type_missing("燕軍在哪一天入松亭關？", "十月廿一。") is None
+    assert answer_type_missing("What date was the law passed?", "It passed on Dec. 15, 2024.") is None
     # 「幾」 that does not ask for a count, and questions that ask why or who.
     assert answer_type_missing("這幾年台灣AI發展的重點是什麼？", "重點是主權AI。") is None
     assert answer_type_missing("整合成幾家大公司，為什麼不容易？", "每個人都想當老闆。") is None
