@@ -225,7 +225,8 @@ def test_answer_type_a_question_asks_for() -> None:
     assert answer_type_missing(law, "《AI基本法》是2024年底三讀通過的。") == "a day"
     assert answer_type_missing(law, "2024年12月15日三讀通過。") is None
     assert answer_type_missing("燕軍在哪一天入松亭關？", "十月廿一。") is None
-    assert answer_type_missing("What date was the law passed?", "It passed on Dec. 15, 2024.") is None
+    passed = "It passed on Dec. 15, 2024."
+    assert answer_type_missing("What date was the law passed?", passed) is None
     # 「幾」 that does not ask for a count, and questions that ask why or who.
     assert answer_type_missing("這幾年台灣AI發展的重點是什麼？", "重點是主權AI。") is None
     assert answer_type_missing("整合成幾家大公司，為什麼不容易？", "每個人都想當老闆。") is None
