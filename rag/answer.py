@@ -27,6 +27,7 @@ from rag.cite import (
     check_citations,
     grams,
     named_terms,
+    names_office,
     numbers,
     passage_numbers,
     relevance,
@@ -244,7 +245,7 @@ def judge(
             return Verdict(True, f"the cited documents never mention {', '.join(missing)}", checked)
         cited = [passages[n - 1] for s in checked.sentences for n in s.citations]
         office = asked_office(question)
-        if office and not any(o in normalize_for_match(p) for p in cited for o in office):
+        if office and not names_office(office, cited):
             reason = f"the question asks who is {office[0]} and no cited passage names it"
             return Verdict(True, reason, checked)
         # Reported, not a gate: how much of the question the best cited passage covers. A

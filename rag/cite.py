@@ -267,7 +267,8 @@ def joint_support(sentence: str, first: str, second: str, question: str = "") ->
     def states(window: str) -> bool:
         return bool(wanted & passage_numbers(window))
 
-    pairs = [f"{a}\n{b}" for a in windows(first) if states(a) for b in windows(second) if states(b)]
+    seconds = [b for b in windows(second) if states(b)]
+    pairs = [f"{a}\n{b}" for a in windows(first) if states(a) for b in seconds]
     return _best_support(sentence, pairs, question)
 
 
@@ -439,8 +440,8 @@ def _new_matches(pattern: re.Pattern[str], answer: str, question: str) -> bool:
 
 
 def _asked_types(norm_question: str) -> list[tuple[str, re.Pattern[str]]]:
-    """What a normalised question asks for ("a year", "a day", "a number"), each with the pattern of
-    an answer that gives it."""
+    """What a normalised question asks for ("a year", "a day", "a number"), each with the
+    pattern of an answer that gives it."""
     asked = []
     if _ASKS_YEAR.search(norm_question):
         asked.append(("a year", _STATES_YEAR))
@@ -468,11 +469,12 @@ def answer_type_missing(question: str, answer: str) -> str | None:
 # other ways a passage names the same office. An answer naming a person must come from a
 # passage that names the office: 「台智雲總經理吳漢章」 does not say who chairs 台智雲.
 # Founders are left out: passages say 「張之洞創建」, not 「創辦人」.
+_CHIEF_EXECUTIVE = ("执行长", "首席执行官", "行政总裁", "ceo")
 _OFFICES: dict[str, tuple[str, ...]] = {
     "董事长": ("董事长", "董事会主席", "chairman"),
     "总经理": ("总经理", "general manager"),
-    "执行长": ("执行长", "首席执行官", "行政总裁", "ceo"),
-    "首席执行官": ("执行长", "首席执行官", "行政总裁", "ceo"),
+    "执行长": _CHIEF_EXECUTIVE,
+    "首席执行官": _CHIEF_EXECUTIVE,
     "总裁": ("总裁",),
     "部长": ("部长",),
     "院长": ("院长",),
@@ -506,6 +508,11 @@ def asked_office(question: str) -> tuple[str, ...]:
         if at >= 0 and not _OFFICE_AS_KIND.search(q[:at]):
             return names
     return ()
+
+
+def names_office(office: Sequence[str], texts: Sequence[str]) -> bool:
+    """Whether any of `texts` names the office by one of its names (from asked_office)."""
+    return any(name in normalize_for_match(text) for text in texts for name in office)
 
 
 def _is_claim(sentence: str, question: str = "") -> bool:

@@ -1,8 +1,8 @@
 """How often the answer checks of rag.cite would refuse an answer a person wrote, on a
 SQuAD/DRCD-style file:
 
-- the answer-type check (answer_type_missing): for every question that asks for a number or
-  a year, is the first human answer of that type?
+- the answer-type check (answer_type_missing): for every question that asks for a number, a
+  year or a day, is the first human answer of that type?
 - the office check (asked_office): for every question that asks who holds an office
   (「…的董事長是誰」), does the chunk holding the human answer (chunked as `rag index` does,
   default settings) name that office?
@@ -19,14 +19,16 @@ import sys
 from pathlib import Path
 
 from rag.chunking import chunk_document
-from rag.cite import answer_type_missing, asked_office, asks_answer_type
+from rag.cite import answer_type_missing, asked_office, asks_answer_type, names_office
 from rag.documents import Document
 from rag.settings import Settings
-from rag.textnorm import normalize_for_match
 
 
 def main(path: Path) -> int:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        sys.exit(f"Cannot read {path} as a SQuAD/DRCD JSON file: {exc}")
     settings = Settings()
     asked = refused = offices = office_refused = 0
     for article in data["data"]:
@@ -52,7 +54,7 @@ def main(path: Path) -> int:
                     chunks = chunk_document(doc, settings.chunk_chars, settings.chunk_overlap)
                 at = human["answer_start"]
                 holding = [c for c in chunks if c.start <= at < c.end]
-                if not any(o in normalize_for_match(c.text) for c in holding for o in office):
+                if not names_office(office, [c.text for c in holding]):
                     office_refused += 1
                     print(f"office check would refuse: {qa['question']} -> {answer}")
     print(
