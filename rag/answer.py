@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,6 +53,9 @@ from rag.textnorm import (
     to_simplified,
     to_traditional,
 )
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 # e5 cosine between an English sentence and a Chinese passage: below LOW is unrelated, at
 # HIGH or above the passage says the same thing. Scaled to [0, 1] to compare with overlap.
@@ -97,6 +100,7 @@ class Answer:
     translated_question: str | None = None
     relevance: float | None = None
     retried: bool = False  # the model said the passages do not answer, then was asked again
+    looked_further: bool = False  # answered from the passages after the first top_k
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -132,6 +136,7 @@ class Answer:
             ],
             "raw_answer": self.raw_answer,
             "retried": self.retried,
+            "looked_further": self.looked_further,
             "relevance": None if self.relevance is None else round(self.relevance, 3),
             "timings": self.timings,
             "model": self.model,
@@ -254,8 +259,26 @@ def judge(
     return Verdict(False, "supported", checked, score)
 
 
+@dataclass
+class _Attempt:
+    """One reading of some passages by the model: its reply and the verdict on it."""
+
+    raw: str
+    first: float | None  # when its first piece was shown (None: never)
+    retried: bool
+    stats: dict[str, Any]
+    verdict: Verdict
+    bridged: bool
+    offset: int  # how many retrieved passages come before these
+
+
 class Answerer:
-    """Holds the retriever and (optionally) a generator; both stay loaded between questions."""
+    """Holds the retriever and (optionally) a generator; both stay loaded between questions.
+
+    With `look_further`, a question the first `top_k` passages do not answer (the model
+    says so, or its answer is refused by the checks) is asked once more over the next `top_k`
+    passages before it is refused.
+    """
 
     def __init__(
         self,
@@ -264,13 +287,29 @@ class Answerer:
         top_k: int = 4,
         max_tokens: int = 256,
         threshold: float = SUPPORT_THRESHOLD,
+        look_further: bool = False,
     ):
         self.retriever = retriever
         self.generator = generator
         self.top_k = top_k
+        self.look_further = look_further
+        # Told (one line) when the answer takes a second reading: the user waits longer.
+        self.on_status: Callable[[str], None] | None = None
         self.max_tokens = max_tokens
         self.threshold = threshold
         self._chinese_corpus: bool | None = None
+
+    @classmethod
+    def from_settings(
+        cls, retriever: Retriever, generator: Generator | None, settings: Settings
+    ) -> Answerer:
+        return cls(
+            retriever,
+            generator,
+            settings.answer_k,
+            settings.max_tokens,
+            look_further=settings.look_further,
+        )
 
     def ask(
         self,
@@ -290,7 +329,8 @@ class Answerer:
             translated = self.translate_question(query)
             translate_s = time.perf_counter() - begun
         started = time.perf_counter()
-        hits = self.retriever.search(f"{query}\n{translated}" if translated else query, self.top_k)
+        wanted = self.top_k * 2 if self.look_further and self.generator is not None else self.top_k
+        hits = self.retriever.search(f"{query}\n{translated}" if translated else query, wanted)
         retrieve_s = time.perf_counter() - started
         if self.generator is None:
             answer = self._extractive(question, script, hits)
@@ -341,6 +381,71 @@ class Answerer:
         on_token: Callable[[str], None] | None,
     ) -> Answer:
         assert self.generator is not None
+        started = time.perf_counter()
+        first_hits = hits[: self.top_k]
+        attempt = self._attempt(question, script, first_hits, 0, on_token)
+        considered = first_hits
+        further = hits[self.top_k :]
+        if attempt.verdict.refused and further:
+            # The first passages did not answer: read the next ones before refusing. Streamed
+            # only when nothing of the first reply was shown (a refusal is never shown).
+            shown = on_token if attempt.first is None else None
+            if self.on_status:
+                k = self.top_k
+                self.on_status(
+                    f"(passages 1-{k} do not answer this; reading {k + 1}-{k + len(further)})"
+                )
+            second = self._attempt(question, script, further, self.top_k, shown, retry=False)
+            considered = hits
+            if not second.verdict.refused:
+                # Not streamed: the user first sees it once it is checked.
+                attempt = second if shown else replace(second, first=None)
+        finished = time.perf_counter()
+        raw, first, verdict = attempt.raw, attempt.first, attempt.verdict
+        info = self.generator.model_info()
+        timings: dict[str, float | None] = {
+            "ttft_s": None if first is None else round(first - started, 3),
+            "generate_s": round(finished - started, 3),
+        }
+        for key in ("tokens_per_s", "prompt_tokens", "cached_tokens", "tokens"):
+            timings[key] = attempt.stats.get(key)
+        answer = Answer(question, raw, False, script, "llm", retrieved=considered, model=info)
+        answer.raw_answer, answer.timings, answer.retried = raw, timings, attempt.retried
+        answer.looked_further = attempt.offset > 0
+        answer.sentences = verdict.checked.sentences if verdict.checked else []
+        answer.relevance = verdict.relevance
+        if attempt.bridged:
+            timings["draft_s"] = timings["generate_s"]
+        if verdict.refused:
+            if first is None or attempt.bridged:  # nothing was shown before the refusal
+                timings["ttft_s"] = timings["generate_s"]
+            return self._refuse(answer)
+        kept = verdict.kept
+        if attempt.bridged:
+            kept, shown_at = self._translate(kept, on_token)
+            # What the user first sees is the translation: time to first token counts to it.
+            timings["ttft_s"] = round(shown_at - started, 3)
+            timings["generate_s"] = round(time.perf_counter() - started, 3)
+            answer.sentences = kept.sentences
+        elif first is None:  # read further without streaming: shown once checked
+            timings["ttft_s"] = timings["generate_s"]
+        answer.answer = kept.answer
+        answer.citations = [_citation(n, hits[n - 1]) for n in kept.cited]
+        return answer
+
+    def _attempt(
+        self,
+        question: str,
+        script: Script,
+        hits: list[Hit],
+        offset: int,
+        on_token: Callable[[str], None] | None,
+        retry: bool = True,
+    ) -> _Attempt:
+        """The model's reply from `hits` (retried once if it says they do not answer) and
+        its verdict. Citations are renumbered by `offset`: the hits' places among all those
+        retrieved."""
+        assert self.generator is not None
         passages = [passage_text(h) for h in hits]
         # An English question over Chinese passages is answered in Chinese, checked, and the
         # checked sentences translated (rag.prompts.TRANSLATE_TO_ENGLISH says why).
@@ -353,11 +458,10 @@ class Answerer:
         numbered = list(enumerate(readable, start=1))
         messages = build_messages(PROMPTS[frame], question, numbered)
         shown = None if bridged else on_token
-        started = time.perf_counter()
         raw, first = self._draft(messages, frame, keep, shown)
         stats = self._last_stats()
         retried = False
-        if _no_answer(raw):
+        if retry and _no_answer(raw):
             # The small default model says 「資料中沒有相關資訊」 for answers that are in the
             # passages (8 of 20 false refusals in eval/RESULTS.md, session 3). Asked once more
             # without that way out, it answered half of those; what it says then is judged
@@ -369,16 +473,6 @@ class Answerer:
             if not _no_answer(second):
                 raw, first, retried = second, second_first, True
                 stats = self._last_stats()
-        finished = time.perf_counter()
-        info = self.generator.model_info()
-        timings: dict[str, float | None] = {
-            "ttft_s": None if first is None else round(first - started, 3),
-            "generate_s": round(finished - started, 3),
-        }
-        for key in ("tokens_per_s", "prompt_tokens", "cached_tokens", "tokens"):
-            timings[key] = stats.get(key)
-        answer = Answer(question, raw, False, script, "llm", retrieved=hits, model=info)
-        answer.raw_answer, answer.timings, answer.retried = raw, timings, retried
         verdict = judge(
             question,
             script,
@@ -388,24 +482,15 @@ class Answerer:
             self._similarity(hits),
             [self.retriever.index.document_text(h.chunk.doc_id) for h in hits],
         )
-        answer.sentences = verdict.checked.sentences if verdict.checked else []
-        answer.relevance = verdict.relevance
-        if bridged:
-            timings["draft_s"] = timings["generate_s"]
-        if verdict.refused:
-            if first is None or bridged:  # nothing was shown before the refusal
-                timings["ttft_s"] = timings["generate_s"]
-            return self._refuse(answer)
-        kept = verdict.kept
-        if bridged:
-            kept, shown_at = self._translate(kept, on_token)
-            # What the user first sees is the translation: time to first token counts to it.
-            timings["ttft_s"] = round(shown_at - started, 3)
-            timings["generate_s"] = round(time.perf_counter() - started, 3)
-            answer.sentences = kept.sentences
-        answer.answer = kept.answer
-        answer.citations = [_citation(n, hits[n - 1]) for n in kept.cited]
-        return answer
+        if offset and verdict.checked is not None:
+            verdict.checked = CheckResult(
+                [
+                    replace(s, citations=[n + offset for n in s.citations])
+                    for s in verdict.checked.sentences
+                ],
+                [n + offset for n in verdict.checked.dropped_markers],
+            )
+        return _Attempt(raw, first, retried, stats, verdict, bridged, offset)
 
     def _draft(
         self,

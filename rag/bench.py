@@ -313,7 +313,7 @@ def run_bench(
     retriever = Retriever(index, embedder, settings.dense_weight)
     say(f"answering {len(asked)} questions")
     generator = make_generator()
-    answerer = Answerer(retriever, generator, settings.answer_k, settings.max_tokens)
+    answerer = Answerer.from_settings(retriever, generator, settings)
     result["ask"] = bench_ask(answerer, asked)
     result["ask"]["mode"] = "llm" if generator is not None else "extractive"
     gguf = getattr(generator, "model_path", None)

@@ -273,7 +273,10 @@ def _answerer(settings: Settings, no_llm: bool, quiet: bool) -> Any:
     warming = retriever.warm_up_in_background()  # overlaps with loading the answer model
     generator = _generator(settings, no_llm)
     warming()
-    return Answerer(retriever, generator, settings.answer_k, settings.max_tokens)
+    answerer = Answerer.from_settings(retriever, generator, settings)
+    if not quiet:
+        answerer.on_status = lambda msg: err.print(f"\n{msg}", style="dim", highlight=False)
+    return answerer
 
 
 def _same_answer(checked: str, streamed: str) -> bool:

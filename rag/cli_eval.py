@@ -98,9 +98,7 @@ def eval_cmd(
                 from rag.evaluate import run_answers
 
                 asked = questions if sample is None else sample_questions(questions, sample)
-                answerer = Answerer(
-                    retriever, _generator(settings, no_llm), settings.answer_k, settings.max_tokens
-                )
+                answerer = Answerer.from_settings(retriever, _generator(settings, no_llm), settings)
                 task = bar.add_task("Answering", total=len(asked))
                 run["answers"] = run_answers(
                     answerer, asked, progress=lambda d, t: bar.update(task, completed=d)
@@ -114,6 +112,7 @@ def eval_cmd(
         "index": str(index_path),
         "top_k": settings.top_k,
         "answer_k": settings.answer_k,
+        "look_further": settings.look_further,
         "dense_weight": settings.dense_weight,
         "embedding_model": embedder.model_id,
         "chunk_chars": loaded.manifest["params"]["chunk_chars"],

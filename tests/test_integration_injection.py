@@ -42,7 +42,7 @@ def answers(shared_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     def ask_all(questions: list[str], tag: str) -> dict[str, Answer]:
         build_index(corpus, work / "index", embedder, settings.chunk_chars, settings.chunk_overlap)
         retriever = Retriever(load_index(work / "index"), embedder, settings.dense_weight)
-        answerer = Answerer(retriever, generator, settings.answer_k, settings.max_tokens)
+        answerer = Answerer.from_settings(retriever, generator, settings)
         return {f"{tag}:{q}": answerer.ask(q) for q in questions}
 
     results = ask_all(list(UNRELATED), "clean")

@@ -17,6 +17,18 @@ def test_precedence_defaults_file_env_flags(tmp_path: Path) -> None:
     assert load_settings({"top_k": None}, env={}).top_k == 7
 
 
+def test_switches_read_from_file_and_environment(tmp_path: Path) -> None:
+    assert load_settings(env={}).look_further is False
+    for word in ("1", "true", "Yes", "on"):
+        assert load_settings(env={"RAG_LOOK_FURTHER": word}).look_further is True
+    (tmp_path / "rag.toml").write_text("look_further = true\n", encoding="utf-8")
+    assert load_settings(env={}).look_further is True
+    assert load_settings(env={"RAG_LOOK_FURTHER": "no"}).look_further is False
+    bad = "RAG_LOOK_FURTHER: look_further = 'maybe' is not a valid bool"
+    with pytest.raises(ConfigError, match=bad):
+        load_settings(env={"RAG_LOOK_FURTHER": "maybe"})
+
+
 def test_bad_values_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="RAG_TOP_K"):
         load_settings(env={"RAG_TOP_K": "many"})
