@@ -182,14 +182,25 @@ def quantities(text: str) -> dict[str, set[str]]:
     return found
 
 
+# Words that scale the number before them (normalised forms): 118億 is not 118.
+_MAGNITUDES = frozenset("亿万")
+
+
 def measure_conflict(sentence: str, window: str) -> bool:
     """True when the sentence counts a number in other units than the window does: the
     window writes 1000 only as 1000家 and the sentence says 1000名員工. A number the window
-    also writes bare (a table cell) or not at all is no conflict."""
+    also writes bare (a table cell) or not at all is no conflict, unless the sentence scales
+    it (118億台幣) and the window never does, not even in a header (「營收(億元)」): a
+    table's 118th place is no sum of 118億."""
     stated = quantities(window)
+    scales = _MAGNITUDES & set(normalize_for_match(window))
     for number, units in quantities(sentence).items():
         seen = stated.get(number)
-        if seen and "" not in seen and not (units - {""}) <= seen:
+        if not seen:
+            continue
+        if "" not in seen and not (units - {""}) <= seen:
+            return True
+        if (units & _MAGNITUDES) - seen - scales:
             return True
     return False
 

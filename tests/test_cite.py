@@ -156,6 +156,18 @@ def test_a_number_counted_in_other_units_is_unsupported() -> None:
     assert quantities("超過 200 個機關、逾 6 億 Tokens") == {"200": {"个"}, "6": {"亿"}}
 
 
+def test_a_scaled_number_needs_the_scale_in_the_window() -> None:
+    row = "| 本次排行 | 首次(年)排行 | 主機名稱 |\n| 135 | (2025) 118 | Nano5 |"
+    # 118億 is not the 118 of a ranking column (seen: a revenue question answered so).
+    assert measure_conflict("台積電2025年全年營收是118億台幣", row)
+    question = "台積電2025年營收是多少？"
+    assert lexical_support("台積電2025年全年營收是118億台幣。", row, question) == 0
+    # A header that gives the scale, or the passage writing it, is support.
+    assert not measure_conflict("營收118億元", "| 公司 | 營收(億元) |\n| 台積電 | 118 |")
+    assert not measure_conflict("投資12.5億美元", "計畫投資 12.5 億美元開發運算基礎設施")
+    assert not measure_conflict("至少1萬顆GPU", "建造配備至少一萬顆 GPU 的超級電腦")
+
+
 def test_a_bare_number_must_stand_next_to_what_was_asked() -> None:
     question = "台智雲目前有多少名員工？"
     unrelated = "81.55 PFlops = 20*1000*1000 台目前華碩最新的NB"
