@@ -25,6 +25,7 @@ from rag.cite import (
     asked_office,
     asks_money,
     check_citations,
+    chinese_numerals_as_digits,
     grams,
     named_terms,
     names_office,
@@ -629,17 +630,48 @@ def _clean_translation(text: str) -> str:
     return strip_markers(first).strip().strip("\"'“”「」").strip()
 
 
+# An English amount with a scale word, the number in digits or words: "12.5 billion",
+# "one million", "ten thousand", "a hundred million".
+_EN_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_EN_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_EN_SCALED = re.compile(
+    rf"\b(\d+(?:\.\d+)?|{'|'.join(_EN_NUMBER_WORDS)})\s+(hundred\s+)?"
+    rf"({'|'.join(_EN_SCALES)})\b"
+)
+
+
+def _english_amounts(english: str) -> list[float]:
+    """The values of the English amounts with a scale word: "12.5 billion" is 1.25e10."""
+    found = []
+    for number, hundred, scale in _EN_SCALED.findall(english.lower().replace(",", "")):
+        value = float(_EN_NUMBER_WORDS.get(number) or number)
+        found.append(value * (100 if hundred else 1) * _EN_SCALES[scale])
+    return found
+
+
 def _keeps_numbers(english: str, chinese: str) -> bool:
     """Whether every number the translation states is one the Chinese sentence states,
-    directly or rescaled (億 to millions or billions, 萬 to thousands or millions, 成 to %)."""
+    directly or rescaled (億 to millions or billions, 萬 to thousands or millions, 成 to %),
+    and every amount it scales ("12.5 billion", "one million") has the value of one the
+    Chinese states: 12.5億 is 1.25 billion, 一萬 is ten thousand."""
     allowed = set(passage_numbers(chinese))
     norm = normalize_for_match(chinese).replace(",", "")
-    for value, unit in _SCALED.findall(norm):
+    values = {float(n) for n in allowed}
+    for value, unit in _SCALED.findall(chinese_numerals_as_digits(norm)):
         amount = float(value) * _SCALES[unit]
+        values.add(amount)
+        if amount.is_integer():  # 一萬 is 10,000 written out
+            allowed.add(str(int(amount)))
         scales = (1.0,) if unit == "成" else (1e3, 1e6, 1e9)
         for scale in scales:
             allowed |= numbers(f"{amount / scale:g}")
-    return numbers(english) <= allowed
+    same = [any(abs(a - v) <= 1e-6 * a for v in values) for a in _english_amounts(english)]
+    return numbers(english) <= allowed and all(same)
 
 
 def _citation(n: int, hit: Hit) -> Citation:

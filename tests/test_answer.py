@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rag.answer import Answerer, is_refusal, to_script
+from rag.answer import Answerer, _keeps_numbers, is_refusal, to_script
 from rag.embedder import HashEmbedder
 from rag.index import build_index, load_index
 from rag.retrieve import Retriever
@@ -102,6 +102,22 @@ def test_translation_that_changes_a_number_is_not_shown(retriever: Retriever) ->
     )
     answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
     assert not answer.refused
+    assert answer.answer.startswith("晶創26在TOP500排名第29名[")
+
+
+def test_translation_that_rescales_an_amount_is_not_shown(retriever: Retriever) -> None:
+    # 12.5億 is 1.25 billion; the small model writes "12.5 billion" (seen in eval runs).
+    assert _keeps_numbers("It invests 1.25 billion dollars.", "計畫投資 12.5 億美元")
+    assert _keeps_numbers("It invests 1,250 million dollars.", "計畫投資 12.5 億美元")
+    assert not _keeps_numbers("It invests 12.5 billion dollars.", "計畫投資 12.5 億美元")
+    assert _keeps_numbers("at least ten thousand GPUs", "至少一萬顆 GPU")
+    assert _keeps_numbers("at least 10,000 GPUs", "至少一萬顆 GPU")
+    assert not _keeps_numbers("at least one million GPUs", "至少一萬顆 GPU")
+    assert _keeps_numbers("a hundred million", "一億")
+    generator = ScriptedGenerator(
+        "晶創26排第幾名？", "晶創26在TOP500排名第29名[1]。", "It ranked 29th, worth 29 billion."
+    )
+    answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
     assert answer.answer.startswith("晶創26在TOP500排名第29名[")
 
 
