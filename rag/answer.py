@@ -192,11 +192,22 @@ def _no_answer(text: str) -> bool:
 _LEAD = re.compile(r"^[\s\[【［\]】］\d,，、]*")
 
 
+def _spaceless(text: str) -> str:
+    return "".join(normalize_for_match(text).split())
+
+
+# What a reply may be the start of while nothing is shown: the refusal markers and each
+# language's whole refusal phrase ("The documents do not contain…" starts with no marker).
+_HELD_BACK = tuple(
+    dict.fromkeys(_spaceless(t) for t in (*REFUSAL_MARKERS, *(p.refusal for p in PROMPTS.values())))
+)
+
+
 def _may_become_refusal(text: str) -> bool:
     """Whether a reply so far (markers and spaces aside) is still the start of a refusal
     phrase: nothing is shown until it is not."""
-    norm = "".join(normalize_for_match(_LEAD.sub("", text)).split())
-    return any(marker.startswith(norm) for marker in REFUSAL_MARKERS)
+    norm = _spaceless(_LEAD.sub("", text))
+    return any(phrase.startswith(norm) for phrase in _HELD_BACK)
 
 
 @dataclass

@@ -289,3 +289,29 @@ def test_refusal_phrase_stops_generation_early() -> None:
 
     assert _may_become_refusal("[1] 資料中") and _may_become_refusal("")
     assert not _may_become_refusal("[1] 晶創26") and not _may_become_refusal("資料顯示")
+
+
+def test_english_refusal_before_a_retry_is_never_shown(tmp_path: Path) -> None:
+    docs = tmp_path / "en"
+    docs.mkdir()
+    (docs / "grid.txt").write_text(
+        "SuedLink, the main north-south line, will cost about 10 billion euros.\n",
+        encoding="utf-8",
+    )
+    (docs / "wind.txt").write_text("Borkum Riffgrund 3 was built by Orsted.\n", encoding="utf-8")
+    build_index(docs, tmp_path / "en-idx", HashEmbedder(), 60, 0)
+    retriever = Retriever(load_index(tmp_path / "en-idx"), HashEmbedder(), 0.3)
+    hits = retriever.search("How much will SuedLink cost?", 2)
+    n = next(h.rank for h in hits if h.source == "grid.txt")
+    # Seen with the default model over an English folder: the refusal phrase, then (asked
+    # again) the answer. Only the answer may reach the terminal.
+    generator = ScriptedGenerator(
+        "The documents do not contain this information.",
+        f"SuedLink will cost about 10 billion euros [{n}].",
+    )
+    streamed: list[str] = []
+    answer = Answerer(retriever, generator, top_k=2).ask(
+        "How much will SuedLink cost?", on_token=streamed.append
+    )
+    assert answer.retried and not answer.refused
+    assert "".join(streamed) == f"SuedLink will cost about 10 billion euros [{n}]."
