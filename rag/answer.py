@@ -284,6 +284,13 @@ class _Attempt:
     offset: int  # how many retrieved passages come before these
 
 
+# What a rewritten follow-up must contain to be taken as a question (normalised forms).
+_QUESTION_LIKE = re.compile(
+    r"[?？]|什么|谁|哪|多少|几|如何|怎|为什么|为何|吗|呢|是否"
+    r"|\b(?:what|who|whom|whose|which|when|where|why|how|is|are|was|were|do|does|did|can)\b"
+)
+
+
 class Answerer:
     """Holds the retriever and (optionally) a generator; both stay loaded between questions.
 
@@ -333,6 +340,8 @@ class Answerer:
         standalone = None
         if history and self.generator is not None:
             standalone = self.rewrite(question, history, script)
+            if self.on_status and standalone != question:
+                self.on_status(f"(searched for: {standalone})")
         query = standalone or question
         translated = None
         translate_s = 0.0
@@ -347,7 +356,9 @@ class Answerer:
         if self.generator is None:
             answer = self._extractive(question, script, hits)
         else:
-            answer = self._generate(question, script, hits, on_token)
+            # The model sees the standalone question: it is not shown the conversation.
+            answer = self._generate(query, script, hits, on_token)
+            answer.question = question
         answer.standalone_question = standalone
         answer.translated_question = translated
         answer.timings["retrieve_s"] = round(retrieve_s, 4)
@@ -383,7 +394,14 @@ class Answerer:
         prompt = PROMPTS[script].rewrite.format(history=turns, question=question)
         pieces = self.generator.stream([{"role": "user", "content": prompt}], 64, stop=["\n"])
         rewritten = "".join(pieces).strip().strip("「」\"'")
-        return to_script(rewritten, script) if rewritten else question
+        last = list(history)[-1][0]
+        asks = _QUESTION_LIKE.search(normalize_for_match(rewritten))
+        if not asks or len(rewritten) > 2 * (len(question) + len(last)) + 20:
+            # The small default model sometimes answers or copies the last answer instead
+            # (seen: a slide's title block for 「他還擔任什麼職務？」): the last question with
+            # the follow-up still says what it is about.
+            return f"{last} {question}"
+        return to_script(rewritten, script)
 
     def _generate(
         self,

@@ -403,8 +403,6 @@ def chat(
             streamed.clear()
             _bridge_notice(answerer, question)
             answer = answerer.ask(question, on_token=on_token, history=history)
-            if answer.standalone_question and answer.standalone_question != question:
-                err.print(f"(searched for: {answer.standalone_question})", highlight=False)
             _print_answer(answer, "".join(streamed))
             history.append((question, answer.answer))
 

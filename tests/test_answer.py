@@ -185,6 +185,23 @@ def test_follow_up_is_rewritten_before_retrieval(retriever: Retriever) -> None:
     assert answer.standalone_question == "滷肉飯大約多少錢？"
     assert "滷肉飯" in generator.prompts[0][0]["content"]
     assert answer.retrieved[0].source == "food.txt"
+    # The model answers the standalone question (it does not see the conversation); the
+    # answer keeps the question as asked.
+    assert "滷肉飯大約多少錢？" in generator.prompts[1][-1]["content"]
+    assert answer.question == "那它多少錢？"
+
+
+def test_follow_up_rewrite_that_is_no_question_is_not_used(retriever: Retriever) -> None:
+    # Seen with the default model: the last answer copied instead of a rewritten question.
+    generator = ScriptedGenerator("吳漢章，台智雲總經理，TCA AI大聯盟會長。", "總經理是吳漢章[1]。")
+    answerer = Answerer(retriever, generator, top_k=2)
+    history = [("台智雲的總經理是誰？", "吳漢章[1]。")]
+    told: list[str] = []
+    answerer.on_status = told.append
+    answer = answerer.ask("他還擔任什麼職務？", history=history)
+    assert answer.standalone_question == "台智雲的總經理是誰？ 他還擔任什麼職務？"
+    assert told == ["(searched for: 台智雲的總經理是誰？ 他還擔任什麼職務？)"]
+    assert answer.retrieved[0].source == "taiwan.txt"
 
 
 def test_refusal_phrases_and_script_helper() -> None:
