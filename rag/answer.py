@@ -291,6 +291,21 @@ _QUESTION_LIKE = re.compile(
 )
 
 
+# Characters (spaces and markers aside) from which a refusal begun and abandoned is cut.
+_ABANDONED_MIN = 8
+
+
+def _abandoned_refusal(text: str) -> int:
+    """How many leading characters of a reply are a refusal begun and then abandoned for an
+    answer ("The documents do not contain this[1] SuedLink will…", seen over English
+    documents): that start says the opposite of what follows. 0 when there is none."""
+    for end in range(len(text), 0, -1):
+        head = text[:end]
+        if len(_spaceless(_LEAD.sub("", head))) >= _ABANDONED_MIN and _may_become_refusal(head):
+            return end
+    return 0
+
+
 class Answerer:
     """Holds the retriever and (optionally) a generator; both stay loaded between questions.
 
@@ -536,6 +551,7 @@ class Answerer:
         assert self.generator is not None
         pieces: list[str] = []
         first: float | None = None
+        dropped = 0  # characters of an abandoned refusal start, never shown
         stream = self.generator.stream(messages, self.max_tokens, reuse_prompt=reuse)
         try:
             for piece in stream:
@@ -545,15 +561,16 @@ class Answerer:
                     break
                 if first is None and not _may_become_refusal(text):
                     first = time.perf_counter()
+                    dropped = _abandoned_refusal(text)
                     if on_token:
-                        on_token(text)
+                        on_token(text[dropped:].lstrip())
                 elif first is not None and on_token:
                     on_token(pieces[-1])
         finally:
             close = getattr(stream, "close", None)
             if close:
                 close()  # ends the model's generation and records its timings
-        return "".join(pieces).strip(), first
+        return "".join(pieces)[dropped:].strip(), first
 
     def _last_stats(self) -> dict[str, Any]:
         last = getattr(self.generator, "last_timings", None)

@@ -308,7 +308,8 @@ def test_refusal_phrase_stops_generation_early() -> None:
     assert not _may_become_refusal("[1] 晶創26") and not _may_become_refusal("資料顯示")
 
 
-def test_english_refusal_before_a_retry_is_never_shown(tmp_path: Path) -> None:
+@pytest.fixture
+def english_retriever(tmp_path: Path) -> Retriever:
     docs = tmp_path / "en"
     docs.mkdir()
     (docs / "grid.txt").write_text(
@@ -317,7 +318,11 @@ def test_english_refusal_before_a_retry_is_never_shown(tmp_path: Path) -> None:
     )
     (docs / "wind.txt").write_text("Borkum Riffgrund 3 was built by Orsted.\n", encoding="utf-8")
     build_index(docs, tmp_path / "en-idx", HashEmbedder(), 60, 0)
-    retriever = Retriever(load_index(tmp_path / "en-idx"), HashEmbedder(), 0.3)
+    return Retriever(load_index(tmp_path / "en-idx"), HashEmbedder(), 0.3)
+
+
+def test_english_refusal_before_a_retry_is_never_shown(english_retriever: Retriever) -> None:
+    retriever = english_retriever
     hits = retriever.search("How much will SuedLink cost?", 2)
     n = next(h.rank for h in hits if h.source == "grid.txt")
     # Seen with the default model over an English folder: the refusal phrase, then (asked
@@ -332,3 +337,19 @@ def test_english_refusal_before_a_retry_is_never_shown(tmp_path: Path) -> None:
     )
     assert answer.retried and not answer.refused
     assert "".join(streamed) == f"SuedLink will cost about 10 billion euros [{n}]."
+
+
+def test_refusal_begun_then_abandoned_is_cut(english_retriever: Retriever) -> None:
+    hits = english_retriever.search("How much will SuedLink cost?", 2)
+    n = next(h.rank for h in hits if h.source == "grid.txt")
+    generator = ScriptedGenerator(
+        f"The documents do not contain this[{n}] SuedLink will cost about 10 billion euros."
+    )
+    streamed: list[str] = []
+    answer = Answerer(english_retriever, generator, top_k=2).ask(
+        "How much will SuedLink cost?", on_token=streamed.append
+    )
+    assert not answer.refused and not answer.retried
+    shown = f"[{n}] SuedLink will cost about 10 billion euros."
+    assert "".join(streamed) == shown and answer.raw_answer == shown
+    assert answer.answer == f"SuedLink will cost about 10 billion euros[{n}]."
