@@ -203,10 +203,15 @@ _HELD_BACK = tuple(
 )
 
 
+def _lead_norm(text: str) -> str:
+    """A reply's start as compared with refusal phrases: markers and spaces aside."""
+    return _spaceless(_LEAD.sub("", text))
+
+
 def _may_become_refusal(text: str) -> bool:
     """Whether a reply so far (markers and spaces aside) is still the start of a refusal
     phrase: nothing is shown until it is not."""
-    norm = _spaceless(_LEAD.sub("", text))
+    norm = _lead_norm(text)
     return any(phrase.startswith(norm) for phrase in _HELD_BACK)
 
 
@@ -256,7 +261,7 @@ def judge(
     if script != "english":
         cited_ns = sorted({n for s in checked.sentences for n in s.citations})
         scope = documents if documents is not None else passages
-        seen = "".join(normalize_for_match("".join(scope[n - 1] for n in cited_ns)).split())
+        seen = _spaceless("".join(scope[n - 1] for n in cited_ns))
         missing = sorted(t for t in named_terms(question) if "".join(t.split()) not in seen)
         if missing:
             return Verdict(True, f"the cited documents never mention {', '.join(missing)}", checked)
@@ -299,11 +304,10 @@ def _abandoned_refusal(text: str) -> int:
     """How many leading characters of a reply are a refusal begun and then abandoned for an
     answer ("The documents do not contain this[1] SuedLink will…", seen over English
     documents): that start says the opposite of what follows. 0 when there is none."""
-    for end in range(len(text), 0, -1):
-        head = text[:end]
-        if len(_spaceless(_LEAD.sub("", head))) >= _ABANDONED_MIN and _may_become_refusal(head):
-            return end
-    return 0
+    end = 0  # a longer start can only be a refusal phrase's start if a shorter one is
+    while end < len(text) and _may_become_refusal(text[: end + 1]):
+        end += 1
+    return end if len(_lead_norm(text[:end])) >= _ABANDONED_MIN else 0
 
 
 class Answerer:
