@@ -99,6 +99,7 @@ class Answer:
     raw_answer: str = ""
     standalone_question: str | None = None
     translated_question: str | None = None
+    also_searched: list[str] = field(default_factory=list)
     relevance: float | None = None
     retried: bool = False  # the model said the passages do not answer, then was asked again
     looked_further: bool = False  # answered from the passages after the first top_k
@@ -108,6 +109,7 @@ class Answer:
             "question": self.question,
             "standalone_question": self.standalone_question,
             "translated_question": self.translated_question,
+            "also_searched": self.also_searched,
             "answer": self.answer,
             "refused": self.refused,
             "script": self.script,
@@ -372,6 +374,8 @@ class Answerer:
         wanted = self.top_k * 2 if self.look_further and self.generator is not None else self.top_k
         hits = self.retriever.search(f"{query}\n{translated}" if translated else query, wanted)
         retrieve_s = time.perf_counter() - started
+        if self.on_status and self.retriever.last_other_names:
+            self.on_status(f"(also searched for: {', '.join(self.retriever.last_other_names)})")
         if self.generator is None:
             answer = self._extractive(question, script, hits)
         else:
@@ -380,6 +384,7 @@ class Answerer:
             answer.question = question
         answer.standalone_question = standalone
         answer.translated_question = translated
+        answer.also_searched = list(self.retriever.last_other_names)
         answer.timings["retrieve_s"] = round(retrieve_s, 4)
         if translated is not None:
             # The user waits for the translation too: it counts to the first token.

@@ -206,8 +206,13 @@ def search(
             }
             for h in hits
         ]
-        out.print_json(json.dumps({"query": question, "results": results}, ensure_ascii=False))
+        record = {"query": question, "also_searched": retriever.last_other_names}
+        out.print_json(json.dumps({**record, "results": results}, ensure_ascii=False))
         return
+    if retriever.last_other_names:
+        # Other names the documents give for what the question names (rag.aliases).
+        names = ", ".join(retriever.last_other_names)
+        out.print(f"[dim](also searched for: {names})[/dim]", highlight=False)
     if not hits:
         out.print("No matching passage.")
     for h in hits:

@@ -151,6 +151,7 @@ def run_answers(
                 "raw_answer": answer.raw_answer,
                 "retried": answer.retried,
                 "translated_question": answer.translated_question,
+                "also_searched": answer.also_searched,
                 "refused": answer.refused,
                 "citations": [vars(c) for c in answer.citations],
                 "cited_sources": sorted({c.source for c in answer.citations}),

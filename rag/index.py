@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from rag import __version__
+from rag.aliases import ALIASES_FILE, Aliases, mine_aliases
 from rag.chunking import SPLITTER_VERSION, Chunk, chunk_documents
 from rag.documents import Document, document_record, extracted_from_record, load_corpus
 from rag.embedder import Embedder, Progress
@@ -94,6 +95,7 @@ class Index:
         self._vectors: np.ndarray | None = None
         self._bm25: BM25Index | None = None
         self._documents: dict[str, dict[str, Any]] | None = None
+        self._aliases: Aliases | None = None
 
     @property
     def store(self) -> FaissStore:
@@ -117,6 +119,19 @@ class Index:
                     "Rebuild it with `rag index --rebuild`."
                 ) from None
         return self._bm25
+
+    @property
+    def aliases(self) -> Aliases:
+        """Second names the documents give for things (rag.aliases), for widening searches."""
+        if self._aliases is None:
+            try:
+                self._aliases = Aliases.load(self.folder)
+            except (OSError, ValueError, TypeError) as exc:
+                raise IndexCorruptError(
+                    f"Cannot read {self.folder / ALIASES_FILE} ({exc}). "
+                    "Rebuild it with `rag index --rebuild`."
+                ) from None
+        return self._aliases
 
     def vectors(self) -> np.ndarray:
         if self._vectors is None:
@@ -491,6 +506,7 @@ def _publish(
     try:
         tmp.mkdir()
         store = _write_build(tmp, chunks, vectors, params, store_params)
+        Aliases(mine_aliases([d.text for d in documents], [c.text for c in chunks])).save(tmp)
         with (tmp / DOCUMENTS_FILE).open("w", encoding="utf-8") as fh:
             for doc in documents:
                 fh.write(json.dumps(document_record(doc), ensure_ascii=False) + "\n")

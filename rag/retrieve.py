@@ -66,6 +66,8 @@ class Retriever:
         self.embedder = embedder
         self.dense_weight = dense_weight
         self.last_timings: dict[str, float] = {}
+        # Other names of things the last query named (rag.aliases), searched for with it.
+        self.last_other_names: list[str] = []
         self._chinese_corpus: bool | None = None
 
     def warm_up(self) -> None:
@@ -131,6 +133,9 @@ class Retriever:
         n = max(CANDIDATES, top_k * 4)
         weight = self.weight_for(query)
         t0 = time.perf_counter()
+        self.last_other_names = self.index.aliases.other_names(query)
+        if self.last_other_names:
+            query = f"{query} {' '.join(self.last_other_names)}"
         candidates: set[int] = set()
         all_lexical = None
         if weight < 1:
