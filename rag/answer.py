@@ -32,6 +32,7 @@ from rag.cite import (
     numbers,
     passage_numbers,
     relevance,
+    repair_copying,
     states_money,
     strip_markers,
 )
@@ -530,7 +531,8 @@ class Answerer:
         verdict = judge(
             question,
             script,
-            raw,
+            # What is checked and shown, with characters miscopied from the passages put back.
+            repair_copying(raw, [*readable, question]),
             passages,
             self.threshold,
             self._similarity(hits),

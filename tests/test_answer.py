@@ -160,6 +160,30 @@ def test_simplified_leaks_are_converted_for_traditional_questions(retriever: Ret
     assert "台智雲" in answer.answer  # characters copied from the passage stay as written
 
 
+def test_characters_miscopied_from_a_passage_are_put_back(retriever: Retriever) -> None:
+    # 「筭力」: one wrong character, found in no passage, between neighbours that are.
+    said = "[1] 台智雲提供雲端筭力服務，總經理是吳漢章。"
+    answer = Answerer(retriever, ScriptedGenerator(said), top_k=3).ask("台智雲的總經理是誰？")
+    assert not answer.refused
+    assert "雲端算力服務" in answer.answer and "筭" not in answer.answer
+    assert answer.raw_answer == said  # what the model said is kept as said
+
+
+def test_repair_copying_needs_agreeing_context() -> None:
+    from rag.cite import repair_copying
+
+    passages = ["東羅馬以絲綢為皇家壟斷的原材料。", "蘇利南在1975年獨立。"]
+    assert repair_copying("[1] 綡綢為皇家壟斷。", passages) == "[1] 絲綢為皇家壟斷。"
+    assert repair_copying("苏利南在1975年", passages) == "蘇利南在1975年"
+    # A word of the model's own after a comma, too little context, characters that are in a
+    # passage, places that disagree: unchanged.
+    assert repair_copying("地位，因為美英法", ["當時然為美英法"]) == "地位，因為美英法"
+    assert repair_copying("綡綢。", passages) == "綡綢。"
+    assert repair_copying("皇家壟斷", passages) == "皇家壟斷"
+    assert repair_copying("甲乙丙丁戊", ["甲乙己丁戊", "甲乙庚丁戊"]) == "甲乙丙丁戊"
+    assert repair_copying("甲乙丙丁戊", ["甲乙己丁戊"]) == "甲乙己丁戊"
+
+
 def test_simplified_question_gets_simplified_answer(retriever: Retriever) -> None:
     generator = ScriptedGenerator("台智雲的總經理是吳漢章[1]。")
     answer = Answerer(retriever, generator, top_k=3).ask("台智云的总经理是谁？")
