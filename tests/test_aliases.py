@@ -35,6 +35,9 @@ def test_names_in_many_chunks_are_left_out() -> None:
     pairs = mine_aliases([text], chunks)
     assert ("晶創26", "Nano 4") in pairs
     assert all(latin != "AI" for _, latin in pairs)
+    # A large corpus is judged on a sample of its chunks: the same answer.
+    many = [text] + [f"AI 的第{i}個應用" for i in range(5000)]
+    assert mine_aliases([text], many) == pairs
 
 
 def test_no_brackets_no_pairs() -> None:
