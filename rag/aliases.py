@@ -5,7 +5,7 @@ Chinese documents often name something once with its other name in brackets: 「
 (a TOP500 table row reads 「Nano 4 ASUS ESC…」), and a question using the other finds it by
 neither words nor meaning. At index time the pairs are collected from the documents
 (`mine_aliases`); at search time a query naming one side also searches for the other
-(`Aliases.expand`). Only Chinese/Latin pairs are taken: a bracket holding Chinese after Chinese
+(`Aliases.other_names`). Only Chinese/Latin pairs are taken: a bracket holding Chinese after Chinese
 is usually a remark, not a name. A name found in many chunks ("AI" for 人工智慧) would only
 add noise to the search and is left out.
 """
@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from rag.textnorm import HAN, normalize_for_match
+from rag.textnorm import HAN, normalize_for_match, spaceless
 
 ALIASES_FILE = "aliases.json"
 _LATIN = r"[A-Za-z][A-Za-z0-9.&\-]*(?: [A-Za-z0-9][A-Za-z0-9.&\-]*){0,4}"
@@ -31,11 +31,6 @@ MAX_CHUNK_SHARE = 0.03
 MIN_COMMON = 3
 COUNT_SAMPLE = 2000  # chunks read to tell how common a name is
 MAX_WORDS_BEFORE = 3  # a longer Latin run before the bracket is cut to words seen again
-
-
-def _key(text: str) -> str:
-    """The form names are compared in: normalised (Simplified, lower case), no spaces."""
-    return "".join(normalize_for_match(text).split())
 
 
 def _chinese_name(before: str, document: str) -> str | None:
@@ -92,12 +87,12 @@ def mine_aliases(documents: Sequence[str], chunks: Sequence[str]) -> list[tuple[
     # How common a name is, judged on an even sample of the chunks: counting thousands of
     # names through every chunk of a large corpus took over a minute per build.
     sample = chunks[:: max(1, -(-len(chunks) // COUNT_SAMPLE))]
-    joined = "\n".join(_key(c) for c in sample)
+    joined = "\n".join(spaceless(c) for c in sample)
     limit = max(MIN_COMMON, MAX_CHUNK_SHARE * len(sample))
     counts: dict[str, int] = {}
 
     def common(name: str) -> bool:
-        key = _key(name)
+        key = spaceless(name)
         if key not in counts:
             counts[key] = joined.count(key)  # occurrences: at least the chunks holding it
         return counts[key] > limit
@@ -116,7 +111,7 @@ class Aliases:
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()):
         self.pairs = [(chinese, latin) for chinese, latin in pairs]
-        self._keys = [(_key(chinese), _latin_pattern(latin)) for chinese, latin in self.pairs]
+        self._keys = [(spaceless(chinese), _latin_pattern(latin)) for chinese, latin in self.pairs]
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -124,7 +119,8 @@ class Aliases:
     def other_names(self, query: str) -> list[str]:
         """Names to search for besides `query`: the other side of each pair it names one
         side of and not the other."""
-        key, spaced = _key(query), normalize_for_match(query)
+        spaced = normalize_for_match(query)
+        key = "".join(spaced.split())
         added: dict[str, None] = {}
         for (chinese, latin), (chinese_key, latin_pattern) in zip(
             self.pairs, self._keys, strict=True
@@ -150,4 +146,6 @@ class Aliases:
         if not path.exists():
             return cls()
         record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
         return cls((str(a), str(b)) for a, b in record.get("pairs", []))

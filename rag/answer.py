@@ -52,6 +52,7 @@ from rag.textnorm import (
     detect_script,
     han_share,
     normalize_for_match,
+    spaceless,
     to_simplified,
     to_traditional,
 )
@@ -195,20 +196,16 @@ def _no_answer(text: str) -> bool:
 _LEAD = re.compile(r"^[\s\[【［\]】］\d,，、]*")
 
 
-def _spaceless(text: str) -> str:
-    return "".join(normalize_for_match(text).split())
-
-
 # What a reply may be the start of while nothing is shown: the refusal markers and each
 # language's whole refusal phrase ("The documents do not contain…" starts with no marker).
 _HELD_BACK = tuple(
-    dict.fromkeys(_spaceless(t) for t in (*REFUSAL_MARKERS, *(p.refusal for p in PROMPTS.values())))
+    dict.fromkeys(spaceless(t) for t in (*REFUSAL_MARKERS, *(p.refusal for p in PROMPTS.values())))
 )
 
 
 def _lead_norm(text: str) -> str:
     """A reply's start as compared with refusal phrases: markers and spaces aside."""
-    return _spaceless(_LEAD.sub("", text))
+    return spaceless(_LEAD.sub("", text))
 
 
 def _may_become_refusal(text: str) -> bool:
@@ -264,7 +261,7 @@ def judge(
     if script != "english":
         cited_ns = sorted({n for s in checked.sentences for n in s.citations})
         scope = documents if documents is not None else passages
-        seen = _spaceless("".join(scope[n - 1] for n in cited_ns))
+        seen = spaceless("".join(scope[n - 1] for n in cited_ns))
         missing = sorted(t for t in named_terms(question) if "".join(t.split()) not in seen)
         if missing:
             return Verdict(True, f"the cited documents never mention {', '.join(missing)}", checked)

@@ -123,9 +123,9 @@ class HashEmbedder:
     def _vector(self, text: str) -> np.ndarray:
         import hashlib
 
-        from rag.textnorm import normalize_for_match
+        from rag.textnorm import spaceless
 
-        norm = "".join(normalize_for_match(text).split())
+        norm = spaceless(text)
         vec = np.zeros(self.dimension, dtype=np.float32)
         for n in (1, 2, 3):
             for i in range(len(norm) - n + 1):

@@ -84,6 +84,11 @@ def embed_text(chunk: Chunk) -> str:
     return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
 
 
+def _unreadable(what: str, exc: BaseException) -> IndexCorruptError:
+    """A part of the index that cannot be read, and the fix."""
+    return IndexCorruptError(f"Cannot read {what} ({exc}). Rebuild it with `rag index --rebuild`.")
+
+
 class Index:
     """A loaded index: chunk records, the vector store and the BM25 index."""
 
@@ -114,10 +119,7 @@ class Index:
             try:
                 self._bm25 = BM25Index.load(self.folder / "bm25")
             except (OSError, ValueError, KeyError) as exc:
-                raise IndexCorruptError(
-                    f"Cannot read the lexical index in {self.folder / 'bm25'} ({exc}). "
-                    "Rebuild it with `rag index --rebuild`."
-                ) from None
+                raise _unreadable(f"the lexical index in {self.folder / 'bm25'}", exc) from None
         return self._bm25
 
     @property
@@ -127,10 +129,7 @@ class Index:
             try:
                 self._aliases = Aliases.load(self.folder)
             except (OSError, ValueError, TypeError) as exc:
-                raise IndexCorruptError(
-                    f"Cannot read {self.folder / ALIASES_FILE} ({exc}). "
-                    "Rebuild it with `rag index --rebuild`."
-                ) from None
+                raise _unreadable(str(self.folder / ALIASES_FILE), exc) from None
         return self._aliases
 
     def vectors(self) -> np.ndarray:

@@ -52,6 +52,11 @@ def normalize_for_match(text: str) -> str:
     return to_simplified(fold_width(text).lower())
 
 
+def spaceless(text: str) -> str:
+    """The matching form (`normalize_for_match`) with every space removed."""
+    return "".join(normalize_for_match(text).split())
+
+
 def has_han(text: str) -> bool:
     return _CJK.search(text) is not None
 

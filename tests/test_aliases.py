@@ -93,6 +93,9 @@ def test_index_keeps_pairs_and_search_uses_them(tmp_path: Path) -> None:
     (index.folder / ALIASES_FILE).write_text("{not json", encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="rebuild"):
         _ = load_index(tmp_path / "idx").aliases
+    (index.folder / ALIASES_FILE).write_text('[["晶創26", "Nano 4"]]', encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="not a JSON object"):
+        _ = load_index(tmp_path / "idx").aliases
 
 
 def test_search_and_ask_say_what_else_was_searched(
