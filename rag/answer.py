@@ -594,7 +594,7 @@ class Answerer:
         first: float | None = None
         out: list[CheckedSentence] = []
         for sentence in kept.sentences:
-            prompt = TRANSLATE_TO_ENGLISH.format(text=sentence.text)
+            prompt = TRANSLATE_TO_ENGLISH.format(text=western_amounts(sentence.text))
             pieces: list[str] = []
             for piece in self.generator.stream([{"role": "user", "content": prompt}], 160):
                 first = first or time.perf_counter()
@@ -675,6 +675,37 @@ _LABEL = re.compile(r"^\s*(?:translation|english|answer)\s*[:：]\s*", re.IGNORE
 # 12.5億 is 1.25 billion, 7成 is 70%.
 _SCALES = {"亿": 1e8, "万": 1e4, "成": 10.0}
 _SCALED = re.compile(r"(\d+(?:\.\d+)?)\s*([亿万成])")
+
+
+# A Chinese amount in 萬 (10^4) or 億 (10^8), in digits or numerals with a digit among them
+# (「千萬不要」 and 「十萬火急」 are no amounts); 萬億 is left alone.
+_CN_AMOUNT = re.compile(
+    r"(\d[\d,]*(?:\.\d+)?|[零〇一二兩两三四五六七八九十百千]*[一二兩两三四五六七八九][零〇一二兩两三四五六七八九十百千]*)"
+    r"\s*([億亿萬万])(?![億亿])"
+)
+
+
+def _in_english_scale(amount: float) -> str:
+    """1.25e9 -> '1.25 billion', 7.7e8 -> '770 million', 1e4 -> '10,000'."""
+    for scale, word in ((1e9, "billion"), (1e6, "million")):
+        if amount >= scale:
+            return f"{round(amount / scale, 6):g} {word}"
+    return f"{round(amount):,}" if amount == round(amount) else f"{amount:g}"
+
+
+def western_amounts(text: str) -> str:
+    """Chinese amounts rewritten in thousands, millions and billions before a sentence is
+    translated: 「12.5 億美元」 -> 「1.25 billion 美元」. Asked to translate 12.5億 the default
+    model writes "12.5 billion" (ten times too much); given 1.25 billion it copies it."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        number, unit = match.group(1), normalize_for_match(match.group(2))
+        digits = number.replace(",", "")
+        if not digits[0].isdigit():
+            digits = chinese_numerals_as_digits(normalize_for_match(digits))
+        return _in_english_scale(float(digits) * _SCALES[unit]) + " "
+
+    return _CN_AMOUNT.sub(rewrite, text)
 
 
 def _clean_translation(text: str) -> str:

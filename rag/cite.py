@@ -384,21 +384,36 @@ _NAME_TAGS = frozenset(["nr", "nrt", "ns", "nt", "nz", "j", "eng"])
 _ASKING = re.compile("哪|什么|谁|几|多少|怎")
 
 
+# A question word and its measure word just before a noun: 「哪一座城市」, 「什麼東西」.
+_ASKED_KIND = re.compile(
+    "(?:什么|哪|何)[一二两三四五六七八九十几]?"
+    "[个座条种家位所部本名国项支间首场次届任代些类样块片处]?$"
+)
+
+
 @lru_cache(maxsize=64)
 def question_names(question: str) -> frozenset[str]:
-    """The names a question mentions, as jieba tags them (normalised forms). Cached: every
-    sentence is checked against every window of every passage with the same question."""
+    """The names a question mentions, as jieba tags them (normalised forms). A word right
+    after a question word is the kind of thing asked for, not a name given: jieba tags
+    「城市」 and 「东西」 as place names, and the window that names the answer to
+    「哪一座城市…」 seldom says 城市. Cached: every sentence is checked against every
+    window of every passage with the same question."""
     from rag.lexical import QUERY_STOPWORDS, pos_tagger
 
-    tagged = pos_tagger().cut(normalize_for_match(question))
-    return frozenset(
-        w
-        for w, flag in tagged
-        if flag in _NAME_TAGS
-        and w not in QUERY_STOPWORDS
-        and (len(w) > 1 or w.isascii())
-        and not _ASKING.search(w)  # 「哪些项目」 tagged as one name
-    )
+    norm = normalize_for_match(question)
+    names: set[str] = set()
+    at = 0
+    for w, flag in pos_tagger().cut(norm):
+        start, at = at, at + len(w)
+        if (
+            flag in _NAME_TAGS
+            and w not in QUERY_STOPWORDS
+            and (len(w) > 1 or w.isascii())
+            and not _ASKING.search(w)  # 「哪些项目」 tagged as one name
+            and not _ASKED_KIND.search(norm[:start])
+        ):
+            names.add(w)
+    return frozenset(names)
 
 
 def _mentions(norm: str, name: str) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rag.answer import Answerer, _keeps_numbers, is_refusal, to_script
+from rag.answer import Answerer, _keeps_numbers, is_refusal, to_script, western_amounts
 from rag.embedder import HashEmbedder
 from rag.index import build_index, load_index
 from rag.retrieve import Retriever
@@ -119,6 +119,30 @@ def test_translation_that_rescales_an_amount_is_not_shown(retriever: Retriever) 
     )
     answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
     assert answer.answer.startswith("晶創26在TOP500排名第29名[")
+
+
+def test_amounts_are_put_in_english_scale_before_translation(tmp_path: Path) -> None:
+    assert western_amounts("計畫投資 12.5 億美元，至少一萬顆 GPU") == (
+        "計畫投資 1.25 billion 美元，至少10,000 顆 GPU"
+    )
+    assert western_amounts("超過 7.7 億新加坡元、三千萬人、兩億") == (
+        "超過 770 million 新加坡元、30 million 人、200 million "
+    )
+    # Idioms and 萬億 are no amounts to rewrite.
+    assert western_amounts("千萬不要，十萬火急，3萬億") == "千萬不要，十萬火急，3萬億"
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "india.txt").write_text("印度計畫投資12.5億美元建造超級電腦。", encoding="utf-8")
+    build_index(corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
+    retriever = Retriever(load_index(tmp_path / "idx"), HashEmbedder(), 0.3)
+    generator = ScriptedGenerator(
+        "印度投資多少？",
+        "印度計畫投資12.5億美元建造超級電腦[1]。",
+        "India plans to invest 1.25 billion US dollars in a supercomputer.",
+    )
+    answer = Answerer(retriever, generator, top_k=1).ask("How much is India investing?")
+    assert "1.25 billion 美元" in generator.prompts[2][0]["content"]
+    assert answer.answer == "India plans to invest 1.25 billion US dollars in a supercomputer[1]."
 
 
 def test_english_draft_that_the_passages_do_not_support_is_refused(retriever: Retriever) -> None:

@@ -198,6 +198,17 @@ def test_a_bare_number_must_stand_next_to_the_names_asked_about() -> None:
     assert lexical_support("友崑那台Ublink在最新一期排第46名。", row, asked) >= 0.5
 
 
+def test_the_kind_of_thing_asked_for_is_not_a_name_the_window_must_give() -> None:
+    # jieba tags 東西 and 城市 as place names; after 什麼 / 哪一座 they are what is asked for.
+    question = "在生產的發展中，什麼東西的出現，導致私有制的概念？"
+    passage = "隨著生產的發展，產品出現了剩餘，由此產生了私有制。"
+    assert lexical_support("產品出現了剩餘，由此產生了私有制。", passage, question) >= 0.5
+    # A name the question gives still has to be there.
+    city = "哪一座城市是德國的首都？"
+    assert lexical_support("柏林是首都。", "柏林是法國的首都。", city) == 0.0
+    assert lexical_support("柏林是首都。", "柏林是德國的首都。", city) >= 0.5
+
+
 def test_a_sentence_joining_two_rows_is_supported_by_both() -> None:
     header = "| 本次排行 | 主機名稱 | 所屬機構 |\n"
     rows = [header + "| 159 | HHSAICC2 | 鴻海 |", header + "| 244 | HHSAICC1 | 鴻海 |"]
