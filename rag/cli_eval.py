@@ -41,6 +41,14 @@ def eval_cmd(
         ),
     ] = None,
     no_llm: NoLlmOpt = False,
+    answer_first: Annotated[
+        bool,
+        typer.Option(
+            "--answer-first",
+            help="Diagnosis: answer with the passage that holds each answer placed first, "
+            "to score the model's reading as if retrieval were perfect.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     out_file: Annotated[
         Path | None,
@@ -95,10 +103,11 @@ def eval_cmd(
             )
             if not retrieval_only:
                 from rag.answer import Answerer
-                from rag.evaluate import run_answers
+                from rag.evaluate import AnswerFirst, run_answers
 
                 asked = questions if sample is None else sample_questions(questions, sample)
-                answerer = Answerer.from_settings(retriever, _generator(settings, no_llm), settings)
+                reader: Any = AnswerFirst(retriever, asked) if answer_first else retriever
+                answerer = Answerer.from_settings(reader, _generator(settings, no_llm), settings)
                 task = bar.add_task("Answering", total=len(asked))
                 run["answers"] = run_answers(
                     answerer, asked, progress=lambda d, t: bar.update(task, completed=d)
@@ -118,6 +127,7 @@ def eval_cmd(
         "chunk_chars": loaded.manifest["params"]["chunk_chars"],
         "chunk_overlap": loaded.manifest["params"]["chunk_overlap"],
         "sample": sample,
+        "answer_first": answer_first,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if built is not None:

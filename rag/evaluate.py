@@ -6,7 +6,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,17 @@ from rag.metrics import (
     is_correct,
     retrieval_metrics,
 )
-from rag.retrieve import Retriever, rank_documents
+from rag.retrieve import Hit, Retriever, rank_documents
+from rag.textnorm import spaceless
 
-__all__ = ["EvalQuestion", "is_correct", "load_eval_file", "run_answers", "run_retrieval"]
+__all__ = [
+    "AnswerFirst",
+    "EvalQuestion",
+    "is_correct",
+    "load_eval_file",
+    "run_answers",
+    "run_retrieval",
+]
 
 REQUIRED = {"id": str, "question": str, "answers": list, "gold_sources": list, "answerable": bool}
 
@@ -125,6 +133,48 @@ def run_retrieval(
         "by_tag": by_tag(records, retrieval_metrics, k),
         "questions": records,
     }
+
+
+class AnswerFirst:
+    """A retriever for diagnosis (`rag eval --answer-first`): for an answerable eval
+    question, the best-ranked passage of a gold document that holds one of its answers goes
+    first and the others follow in their order, so the answers measure the model's reading
+    alone, as if retrieval were perfect. Other questions and queries are searched as usual.
+    Everything else is the wrapped retriever's."""
+
+    def __init__(self, retriever: Retriever, questions: list[EvalQuestion], pool: int = 200):
+        self._retriever = retriever
+        self.pool = pool
+        # Longest first: the query is the question, or the question and its translation.
+        self._questions = sorted(
+            ((q.question, q) for q in questions if q.answerable), key=lambda p: -len(p[0])
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._retriever, name)
+
+    def search(self, query: str, top_k: int) -> list[Hit]:
+        hits = self._retriever.search(query, top_k)
+        asked = next((q for text, q in self._questions if query.startswith(text)), None)
+        if asked is None or not hits:
+            return hits
+        wanted = [spaceless(a) for a in asked.answers if spaceless(a)]
+
+        def holds(hit: Hit) -> bool:
+            text = spaceless(f"{hit.chunk.context}\n{hit.chunk.text}")
+            return hit.source in asked.gold_sources and any(a in text for a in wanted)
+
+        if holds(hits[0]):
+            return hits
+        best = next((h for h in self._retriever.search(query, self.pool) if holds(h)), None)
+        if best is None:
+            return hits
+        rest = [h for h in hits if not _overlap(h, best)][: top_k - 1]
+        return [replace(h, rank=i) for i, h in enumerate([best, *rest], start=1)]
+
+
+def _overlap(a: Hit, b: Hit) -> bool:
+    return a.source == b.source and a.chunk.start < b.chunk.end and b.chunk.start < a.chunk.end
 
 
 def run_answers(

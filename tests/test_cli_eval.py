@@ -79,6 +79,15 @@ def test_eval_retrieval_only_and_sample(indexed: Path) -> None:
     assert len(run["answers"]["questions"]) == 2 and len(run["questions"]) == 3
 
 
+def test_eval_answer_first_is_recorded_and_puts_the_answer_first(indexed: Path) -> None:
+    run = _eval("--eval-file", str(indexed), "--answer-first", "--out", "f.json")
+    assert run["config"]["answer_first"] is True
+    records = {r["id"]: r for r in run["answers"]["questions"]}
+    for qid in ("food", "boss"):
+        assert records[qid]["retrieved"][0] == records[qid]["gold_sources"][0]
+    assert _eval("--eval-file", str(indexed), "--out", "g.json")["config"]["answer_first"] is False
+
+
 def test_compare_shows_what_changed(indexed: Path) -> None:
     _eval("--eval-file", str(indexed), "--out", "a.json")
     _eval("--eval-file", str(indexed), "--out", "b.json", "--dense-weight", "1")

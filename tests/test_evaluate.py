@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from rag.chunking import Chunk
 from rag.errors import ConfigError
-from rag.evaluate import export_squad, load_eval_file
+from rag.evaluate import AnswerFirst, EvalQuestion, export_squad, load_eval_file
 from rag.metrics import answer_metrics, char_f1, exact_match, is_correct, retrieval_metrics
+from rag.retrieve import Hit
 
 
 def _record(**kw: object) -> dict:
@@ -157,3 +159,46 @@ def test_squad_export_one_document_per_paragraph(tmp_path: Path) -> None:
     assert (corpus / "p1.txt").read_text(encoding="utf-8") == "臺灣\n臺灣位於東亞。\n"
     record = json.loads(eval_file.read_text(encoding="utf-8"))
     assert record["answers"] == ["東亞"] and record["gold_sources"] == ["p1.txt"]
+
+
+class _RankedRetriever:
+    """Returns the first k of a fixed ranking, whatever the query."""
+
+    def __init__(self, hits: list[Hit]):
+        self.hits = hits
+        self.index = "the wrapped index"
+        self.queries: list[tuple[str, int]] = []
+
+    def search(self, query: str, top_k: int) -> list[Hit]:
+        self.queries.append((query, top_k))
+        return self.hits[:top_k]
+
+
+def _hit(rank: int, source: str, start: int, text: str) -> Hit:
+    chunk = Chunk(f"c{rank}", source, start, start + len(text), text)
+    return Hit(rank, chunk, 1.0 / rank, None, None, rank)
+
+
+def _question(answers: list[str], answerable: bool = True) -> EvalQuestion:
+    return EvalQuestion("q1", "台智雲的總經理是誰？", answers, ["a.txt"], answerable)
+
+
+def test_answer_first_puts_the_passage_holding_the_answer_first() -> None:
+    hits = [
+        _hit(1, "a.txt", 0, "台智雲成立於2019年。"),
+        _hit(2, "b.txt", 0, "吳漢章是另一家公司的人。"),  # holds the answer, not gold
+        _hit(3, "a.txt", 50, "台智雲總經理 吳 漢章 表示"),  # spaces do not matter
+        _hit(4, "a.txt", 100, "其他內容。"),
+        _hit(5, "a.txt", 200, "吳漢章"),
+    ]
+    wrapped = _RankedRetriever(hits)
+    reader = AnswerFirst(wrapped, [_question(["吳漢章"])])
+    got = reader.search("台智雲的總經理是誰？\nWho is the general manager?", 3)
+    assert [(h.rank, h.chunk.id) for h in got] == [(1, "c3"), (2, "c1"), (3, "c2")]
+    assert reader.index == "the wrapped index"
+    # Another query, an unanswerable question, or an answer found nowhere: as retrieved.
+    assert [h.chunk.id for h in reader.search("別的問題", 2)] == ["c1", "c2"]
+    unanswerable = AnswerFirst(wrapped, [_question(["吳漢章"], answerable=False)])
+    assert [h.chunk.id for h in unanswerable.search("台智雲的總經理是誰？", 2)] == ["c1", "c2"]
+    missing = AnswerFirst(wrapped, [_question(["黃仁勳"])])
+    assert [h.chunk.id for h in missing.search("台智雲的總經理是誰？", 2)] == ["c1", "c2"]
