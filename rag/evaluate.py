@@ -137,9 +137,10 @@ def run_retrieval(
 
 class AnswerFirst:
     """A retriever for diagnosis (`rag eval --answer-first`): for an answerable eval
-    question, the best-ranked passage of a gold document that holds one of its answers goes
-    first and the others follow in their order, so the answers measure the model's reading
-    alone, as if retrieval were perfect. Other questions and queries are searched as usual.
+    question, the best-ranked passage of a gold document that holds one of its answers (among
+    the first `pool` retrieved) goes first and the others follow in their order, so the
+    answers measure the model's reading alone, as if retrieval were perfect. Other questions
+    and queries, and a question whose answer no such passage holds, are searched as usual.
     Everything else is the wrapped retriever's."""
 
     def __init__(self, retriever: Retriever, questions: list[EvalQuestion], pool: int = 200):
