@@ -38,6 +38,7 @@ from rag.cite import (
 )
 from rag.generator import Generator
 from rag.guard import mask_instructions
+from rag.index import embed_text
 from rag.prompts import (
     NO_LLM_NOTICE,
     PROMPTS,
@@ -171,7 +172,7 @@ def to_script(text: str, script: Script, keep: frozenset[str] = frozenset()) -> 
 
 def passage_text(hit: Hit) -> str:
     """A passage as checked: its table header if any, then its text, line breaks kept."""
-    return f"{hit.chunk.context}\n{hit.chunk.text}" if hit.chunk.context else hit.chunk.text
+    return embed_text(hit.chunk)
 
 
 def prompt_text(passage: str, script: Script) -> str:

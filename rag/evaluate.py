@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import EvalFileError
+from rag.index import embed_text
 from rag.metrics import (
     answer_metrics,
     by_tag,
@@ -19,7 +20,7 @@ from rag.metrics import (
     is_correct,
     retrieval_metrics,
 )
-from rag.retrieve import Hit, Retriever, rank_documents
+from rag.retrieve import Hit, Retriever, overlaps, rank_documents
 from rag.textnorm import spaceless
 
 __all__ = [
@@ -159,10 +160,10 @@ class AnswerFirst:
         asked = next((q for text, q in self._questions if query.startswith(text)), None)
         if asked is None or not hits:
             return hits
-        wanted = [spaceless(a) for a in asked.answers if spaceless(a)]
+        wanted = [a for a in map(spaceless, asked.answers) if a]
 
         def holds(hit: Hit) -> bool:
-            text = spaceless(f"{hit.chunk.context}\n{hit.chunk.text}")
+            text = spaceless(embed_text(hit.chunk))
             return hit.source in asked.gold_sources and any(a in text for a in wanted)
 
         if holds(hits[0]):
@@ -170,12 +171,8 @@ class AnswerFirst:
         best = next((h for h in self._retriever.search(query, self.pool) if holds(h)), None)
         if best is None:
             return hits
-        rest = [h for h in hits if not _overlap(h, best)][: top_k - 1]
+        rest = [h for h in hits if not overlaps(h.chunk, best.chunk)][: top_k - 1]
         return [replace(h, rank=i) for i, h in enumerate([best, *rest], start=1)]
-
-
-def _overlap(a: Hit, b: Hit) -> bool:
-    return a.source == b.source and a.chunk.start < b.chunk.end and b.chunk.start < a.chunk.end
 
 
 def run_answers(

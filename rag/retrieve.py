@@ -52,7 +52,8 @@ def top_positions(scores: np.ndarray, n: int) -> np.ndarray:
     return pool[np.argsort(-scores[pool], kind="stable")]
 
 
-def _overlaps(a: Chunk, b: Chunk) -> bool:
+def overlaps(a: Chunk, b: Chunk) -> bool:
+    """Whether two chunks share characters of the same document."""
     return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
 
 
@@ -162,7 +163,7 @@ class Retriever:
         hits: list[Hit] = []
         for position, score in fuse(dense, lexical, weight):
             chunk = self.index.chunks[position]
-            if any(_overlaps(chunk, h.chunk) for h in hits):
+            if any(overlaps(chunk, h.chunk) for h in hits):
                 continue
             hits.append(
                 Hit(

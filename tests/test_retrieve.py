@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from rag.chunking import Chunk
-from rag.retrieve import _overlaps, fuse
+from rag.retrieve import fuse, overlaps
 
 
 def test_weight_zero_is_lexical_order() -> None:
@@ -33,7 +33,7 @@ def test_overlap_is_per_document() -> None:
     b = Chunk("b", "d1", 5, 15, "x" * 10)
     c = Chunk("c", "d2", 5, 15, "x" * 10)
     d = Chunk("d", "d1", 10, 20, "x" * 10)
-    assert _overlaps(a, b) and not _overlaps(a, c) and not _overlaps(a, d)
+    assert overlaps(a, b) and not overlaps(a, c) and not overlaps(a, d)
 
 
 def test_latin_question_over_chinese_corpus_goes_dense(tiny_corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
