@@ -6,6 +6,7 @@ Extraction itself (formats, encodings, location maps) lives in `rag.extract`.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ __all__ = [
 
 TEXT_SUFFIXES = tuple(SUFFIXES)  # every name `rag index` reads (kept under its old name)
 MAX_FILE_BYTES = ExtractOptions().max_file_bytes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,10 @@ def load_corpus(
         except (OSError, ValueError) as exc:
             result.skipped.append((rel, str(exc)))
             continue
+        except Exception as exc:  # a reader that cannot load or crashes stops one file only
+            log.debug("reading %s failed", rel, exc_info=True)
+            result.skipped.append((rel, reader_failure(path, exc)))
+            continue
         result.documents.append(doc)
         result.reextracted += parsed
         result.partial.extend((rel, warning) for warning in doc.warnings)
@@ -162,6 +169,17 @@ def load_corpus(
             f"No readable document in {corpus}{found}. Supported: {', '.join(SUFFIXES)}."
         )
     return result
+
+
+def reader_failure(path: Path, exc: Exception) -> str:
+    """Why a file was skipped when its reader could not load or crashed (a missing or broken
+    library, a bug): the reader, the error's first line and what to do."""
+    kind = SUFFIXES.get(path.suffix.lower(), "text").upper()
+    first = (str(exc).strip().splitlines() or [""])[0]
+    detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    if isinstance(exc, ImportError):
+        return f"the {kind} reader cannot load ({detail}); reinstall with `pip install -e .`"
+    return f"the {kind} reader failed ({detail}); the other files were read"
 
 
 def document_record(doc: Document) -> dict[str, Any]:

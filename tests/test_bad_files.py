@@ -141,3 +141,36 @@ def test_scan_is_read_again_once_tesseract_is_there(
     monkeypatch.setattr(rag.extract.pdf, "_ocr_page", lambda page, langs: ["掃描頁的文字。"])
     third = build_index(corpus, tmp_path / "idx", HashEmbedder(), 120, 1)
     assert third.extracted == 1 and not third.partial
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (ImportError("lxml.html.clean module is now a separate project"), "cannot load"),
+        (KeyError("body"), "failed"),
+    ],
+)
+def test_a_broken_reader_skips_its_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, said: str
+) -> None:
+    """A reader whose library is missing or that crashes costs its file, not the folder."""
+    import rag.extract.html
+
+    def broken(*_args: object) -> None:
+        raise error
+
+    monkeypatch.setattr(rag.extract.html, "extract_html", broken)
+    monkeypatch.setenv("RAG_EMBEDDER", "hash")
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / "004_0bea1a8d285e02fc.html", corpus / "page.html")
+    shutil.copy(FIXTURES / "001_1e43fc4feda8cb6f.docx", corpus / "memo.docx")
+    (corpus / "notes.txt").write_text("台智雲的總經理是吳漢章。", encoding="utf-8")
+    result = runner.invoke(app, ["index", "--corpus", str(corpus), "--index", "idx"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("Skipped page.html"))
+    assert f"the HTML reader {said} ({type(error).__name__}: " in line
+    assert "Indexed 2 documents" in result.output
+    strict = runner.invoke(app, ["index", "--corpus", str(corpus), "--index", "idx", "--strict"])
+    assert strict.exit_code == 1 and "page.html" in strict.output
