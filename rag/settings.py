@@ -14,7 +14,7 @@ from rag.errors import ConfigError
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from rag.store import StoreParams
+    from rag.index.store import StoreParams
 
 CONFIG_NAME = "rag.toml"
 ENV_PREFIX = "RAG_"
@@ -66,7 +66,7 @@ class Settings:
 
     def store_params(self) -> StoreParams:
         """The vector store's parameters, for `build_index`."""
-        from rag.store import StoreParams
+        from rag.index.store import StoreParams
 
         return StoreParams(hnsw_threshold=self.hnsw_threshold, hnsw_ef_search=self.hnsw_ef_search)
 
@@ -75,8 +75,8 @@ class Settings:
         return self.home / "models"
 
     def extract_options(self) -> Any:
-        """What `rag.extract` needs to know (an ExtractOptions)."""
-        from rag.extract import ExtractOptions
+        """What `rag.ingest.extract` needs to know (an ExtractOptions)."""
+        from rag.ingest.extract import ExtractOptions
 
         return ExtractOptions(int(self.max_file_mb * 1024 * 1024), self.ocr_languages)
 

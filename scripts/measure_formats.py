@@ -34,7 +34,7 @@ from make_format_fixtures import (  # noqa: E402
     writer_html,
 )
 
-from rag.extract import extract  # noqa: E402
+from rag.ingest.extract import extract  # noqa: E402
 
 
 def normalise(text: str) -> str:
@@ -182,7 +182,7 @@ def speed(repeat: int) -> None:
 def ocr() -> None:
     import pypdfium2 as pdfium
 
-    from rag.extract.ocr import ocr_ready
+    from rag.ingest.extract.ocr import ocr_ready
 
     why_not = ocr_ready("chi_tra+eng")
     if why_not:

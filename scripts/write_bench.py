@@ -286,7 +286,7 @@ def _peer(p: dict[str, Any]) -> list[str]:
         "and the same GGUF (LlamaCPP, ChatML format, greedy, same answer length). Same "
         "questions for both. hit@k: a gold document among the first k distinct documents "
         "(answerable questions); accuracy: an accepted answer in a non-refused answer "
-        "(`rag.evaluate.is_correct`); p50: question in, full answer out.",
+        "(`rag.evaluate.runner.is_correct`); p50: question in, full answer out.",
         "",
         "| system | questions | hit@1 | hit@5 | MRR | accuracy | unanswerable refused | p50 s |",
         "|---|---|---|---|---|---|---|---|",

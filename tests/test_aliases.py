@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.aliases import Aliases, mine_aliases
+from rag.index.aliases import Aliases, mine_aliases
 
 SLIDES = (
     "台灣最新最快的超級電腦: 晶創26 (Nano 4) 世界排名29!\n"
@@ -63,10 +63,10 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
 
 
 def test_index_keeps_pairs_and_search_uses_them(tmp_path: Path) -> None:
-    from rag.embedder import HashEmbedder
+    from rag.embed.embedder import HashEmbedder
     from rag.errors import IndexCorruptError
-    from rag.index import ALIASES_FILE, build_index, load_index
-    from rag.retrieve import Retriever
+    from rag.index.build import ALIASES_FILE, build_index, load_index
+    from rag.retrieve.retriever import Retriever
 
     corpus = tmp_path / "docs"
     corpus.mkdir()
@@ -105,7 +105,7 @@ def test_search_and_ask_say_what_else_was_searched(
 
     from typer.testing import CliRunner
 
-    from rag.cli import app
+    from rag.cli.app import app
 
     monkeypatch.setenv("RAG_EMBEDDER", "hash")
     monkeypatch.setenv("RAG_DENSE_WEIGHT", "0.3")

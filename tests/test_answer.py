@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from rag.answer import Answerer, _keeps_numbers, is_refusal, to_script, western_amounts
-from rag.embedder import HashEmbedder
-from rag.index import build_index, load_index
-from rag.retrieve import Retriever
+from rag.answer.answerer import Answerer, _keeps_numbers, is_refusal, to_script, western_amounts
+from rag.embed.embedder import HashEmbedder
+from rag.index.build import build_index, load_index
+from rag.retrieve.retriever import Retriever
 from rag.textnorm import to_simplified
 
 
@@ -194,7 +194,7 @@ def test_characters_miscopied_from_a_passage_are_put_back(retriever: Retriever) 
 
 
 def test_repair_copying_needs_agreeing_context() -> None:
-    from rag.cite import repair_copying
+    from rag.check.cite import repair_copying
 
     passages = ["東羅馬以絲綢為皇家壟斷的原材料。", "蘇利南在1975年獨立。"]
     assert repair_copying("[1] 綡綢為皇家壟斷。", passages) == "[1] 絲綢為皇家壟斷。"
@@ -261,7 +261,7 @@ def test_refusal_phrases_and_script_helper() -> None:
 
 
 def test_answer_without_the_sum_a_question_asks_for_is_refused() -> None:
-    from rag.answer import judge
+    from rag.answer.answerer import judge
 
     passages = ["晶創26的Rmax是81.55 PFlops，建置經費約新台幣50億元。"]
     question = "晶創26花了多少錢建置？"
@@ -272,7 +272,7 @@ def test_answer_without_the_sum_a_question_asks_for_is_refused() -> None:
 
 
 def test_answer_about_a_term_its_documents_never_mention_is_refused() -> None:
-    from rag.answer import judge
+    from rag.answer.answerer import judge
 
     question = "「新十大建設」包括哪些項目？"
     passages = ["台灣推動十大建設，包括高速公路與港口。"]
@@ -285,7 +285,7 @@ def test_answer_about_a_term_its_documents_never_mention_is_refused() -> None:
 
 
 def test_answer_from_a_passage_about_someone_else_is_refused() -> None:
-    from rag.answer import judge
+    from rag.answer.answerer import judge
 
     passages = ["輝達(Nvidia)執行長黃仁勳積極推廣主權AI。", "沙烏地阿拉伯的Humain宣布融資。"]
     reply = "Humain的執行長是黃仁勳[1]。"
@@ -296,7 +296,7 @@ def test_answer_from_a_passage_about_someone_else_is_refused() -> None:
 
 
 def test_answer_naming_the_holder_of_another_office_is_refused() -> None:
-    from rag.answer import judge
+    from rag.answer.answerer import judge
 
     passages = ["華碩雲端暨台智雲總經理吳漢章指出，主權AI的本質已經不只是技術問題。"]
     reply = "台智雲總經理吳漢章[1]。"
@@ -310,7 +310,7 @@ def test_answer_naming_the_holder_of_another_office_is_refused() -> None:
 
 
 def test_answer_without_the_number_or_year_asked_for_is_refused() -> None:
-    from rag.answer import judge
+    from rag.answer.answerer import judge
 
     passages = ["新加坡與輝達合作，建立SEA-LION大型語言模型，參數量為30億，2023年發表。"]
     question = "SEA-LION模型有多少參數？"
@@ -350,7 +350,7 @@ def test_refusal_is_retried_without_the_way_out_and_the_retry_is_judged(
 
 
 def test_refusal_phrase_stops_generation_early() -> None:
-    from rag.answer import _may_become_refusal
+    from rag.answer.answerer import _may_become_refusal
 
     assert _may_become_refusal("[1] 資料中") and _may_become_refusal("")
     assert not _may_become_refusal("[1] 晶創26") and not _may_become_refusal("資料顯示")

@@ -1,4 +1,4 @@
-"""scripts/answer_types.py: the DRCD measurement behind the answer checks of rag.cite."""
+"""scripts/answer_types.py: the DRCD measurement behind the answer checks of rag.check.cite."""
 
 from __future__ import annotations
 

@@ -13,18 +13,18 @@ import pytest
 from bad_files import FIXTURES, PDF, encrypted_pdf, scanned_pdf, text_then_scan_pdf
 from typer.testing import CliRunner
 
-import rag.extract.ocr
-import rag.extract.pdf
-from rag.cli import app
-from rag.documents import load_corpus
-from rag.extract import ExtractError, ExtractOptions, extract
+import rag.ingest.extract.ocr
+import rag.ingest.extract.pdf
+from rag.cli.app import app
+from rag.ingest.documents import load_corpus
+from rag.ingest.extract import ExtractError, ExtractOptions, extract
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def no_tesseract(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rag.extract.ocr, "_installed_languages", lambda: None)
+    monkeypatch.setattr(rag.ingest.extract.ocr, "_installed_languages", lambda: None)
 
 
 def test_encrypted_pdf_is_refused_with_a_way_out() -> None:
@@ -127,8 +127,8 @@ def test_rag_index_names_bad_files_and_strict_fails(
 def test_scan_is_read_again_once_tesseract_is_there(
     no_tesseract: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.embedder import HashEmbedder
-    from rag.index import build_index
+    from rag.embed.embedder import HashEmbedder
+    from rag.index.build import build_index
 
     corpus = tmp_path / "docs"
     corpus.mkdir()
@@ -137,8 +137,8 @@ def test_scan_is_read_again_once_tesseract_is_there(
     assert [p for p, _ in first.partial] == ["mixed.pdf"]
     assert build_index(corpus, tmp_path / "idx", HashEmbedder(), 120, 1).extracted == 0
     # Tesseract installed since: the same bytes are extracted again, the page OCRed.
-    monkeypatch.setattr(rag.extract.ocr, "_installed_languages", lambda: {"chi_tra", "eng"})
-    monkeypatch.setattr(rag.extract.pdf, "_ocr_page", lambda page, langs: ["掃描頁的文字。"])
+    monkeypatch.setattr(rag.ingest.extract.ocr, "_installed_languages", lambda: {"chi_tra", "eng"})
+    monkeypatch.setattr(rag.ingest.extract.pdf, "_ocr_page", lambda page, langs: ["掃描頁的文字。"])
     third = build_index(corpus, tmp_path / "idx", HashEmbedder(), 120, 1)
     assert third.extracted == 1 and not third.partial
 
@@ -154,12 +154,12 @@ def test_a_broken_reader_skips_its_file_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, said: str
 ) -> None:
     """A reader whose library is missing or that crashes costs its file, not the folder."""
-    import rag.extract.html
+    import rag.ingest.extract.html
 
     def broken(*_args: object) -> None:
         raise error
 
-    monkeypatch.setattr(rag.extract.html, "extract_html", broken)
+    monkeypatch.setattr(rag.ingest.extract.html, "extract_html", broken)
     monkeypatch.setenv("RAG_EMBEDDER", "hash")
     corpus = tmp_path / "docs"
     corpus.mkdir()

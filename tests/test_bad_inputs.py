@@ -10,7 +10,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from rag.cli import app
+from rag.cli.app import app
 
 runner = CliRunner()
 

@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rag.answer import Answerer
-from rag.bench import bench_ask, check_targets, first_output_s, parse_sizes, pick
-from rag.bench_peer import peer_missing, peer_runner, summarize
-from rag.bench_scale import synthetic_corpus, synthetic_texts, synthetic_vectors
-from rag.cli import app
-from rag.embedder import HashEmbedder
+from rag.answer.answerer import Answerer
+from rag.bench.peer import peer_missing, peer_runner, summarize
+from rag.bench.run import bench_ask, check_targets, first_output_s, parse_sizes, pick
+from rag.bench.scale import synthetic_corpus, synthetic_texts, synthetic_vectors
+from rag.cli.app import app
+from rag.embed.embedder import HashEmbedder
 from rag.errors import ConfigError
-from rag.evaluate import EvalQuestion
-from rag.index import build_index, load_index
-from rag.retrieve import Retriever
+from rag.evaluate.runner import EvalQuestion
+from rag.index.build import build_index, load_index
+from rag.retrieve.retriever import Retriever
 
 REAL = [
     "國網中心的晶創26在TOP500排名第29名，由華碩建造。",
@@ -183,7 +183,7 @@ def test_peer_runs_llamaindex_on_the_corpus(tiny_corpus: Path) -> None:
     from llama_index.core.embeddings import MockEmbedding
     from llama_index.core.llms import MockLLM
 
-    from rag.bench_peer import run_peer
+    from rag.bench.peer import run_peer
 
     questions = [EvalQuestion("a", "台智雲的總經理是誰？", ["吳漢章"], ["taiwan.txt"], True)]
     result = run_peer(tiny_corpus, questions, MockEmbedding(embed_dim=8), MockLLM(max_tokens=8))

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import chunk_document, linearize_tables, split_sentences
-from rag.documents import Document, load_corpus
+from rag.ingest.chunking import chunk_document, linearize_tables, split_sentences
+from rag.ingest.documents import Document, load_corpus
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from rag.cli.app import app
 
 runner = CliRunner()
 
@@ -64,7 +64,7 @@ def test_bad_setting_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_help_does_not_import_heavy_libraries() -> None:
     code = (
-        "import sys; from typer.testing import CliRunner; from rag.cli import app; "
+        "import sys; from typer.testing import CliRunner; from rag.cli.app import app; "
         "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
         "heavy = [m for m in ('torch', 'llama_cpp', 'sentence_transformers', 'faiss') "
         "if m in sys.modules]; print(heavy)"
@@ -95,7 +95,7 @@ def test_ask_with_a_broken_model_file_names_it(hash_env: None, tiny_corpus: Path
 
 
 def test_english_question_over_chinese_documents_is_announced() -> None:
-    from rag import cli
+    from rag.cli import app as cli
 
     class Stub:
         generator = object()
@@ -110,7 +110,7 @@ def test_english_question_over_chinese_documents_is_announced() -> None:
 
 
 def test_checked_answer_is_shown_again_only_when_it_differs() -> None:
-    from rag.cli import _same_answer
+    from rag.cli.app import _same_answer
 
     assert _same_answer("Diella is the minister[1].", "Diella is the minister.[1] ")
     assert not _same_answer("Diella is the minister[2].", "Diella is the minister.[1] ")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from rag.cli.app import app
 
 runner = CliRunner()
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -41,14 +41,14 @@ def test_quiet_drops_notices_but_not_results_warnings_or_errors(indexed: Path) -
 def test_verbose_shows_stages_and_timings(indexed: Path) -> None:
     result = runner.invoke(app, ["-v", "index", "--rebuild"])
     assert result.exit_code == 0, result.output
-    assert "rag.index: read 3 documents (1 skipped)" in result.output
+    assert "rag.index.build: read 3 documents (1 skipped)" in result.output
     assert "embedded" in result.output and "chunks/s" in result.output
     assert "switched CURRENT" in result.output
     result = runner.invoke(app, ["--verbose", "search", "滷肉飯"])
     assert result.exit_code == 0
     assert "retrieval: lexical" in result.output and " ms" in result.output
     quiet_again = runner.invoke(app, ["search", "滷肉飯"])
-    assert "rag.index" not in quiet_again.output  # verbose does not stick between runs
+    assert "rag.index.build" not in quiet_again.output  # verbose does not stick between runs
 
 
 def test_quiet_and_verbose_together_is_a_usage_error() -> None:

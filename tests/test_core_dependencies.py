@@ -39,7 +39,7 @@ _READ = """
 import json, sys
 from pathlib import Path
 before = set(sys.modules)
-from rag.extract import extract
+from rag.ingest.extract import extract
 path = Path(sys.argv[1])
 text = extract(path.read_bytes(), path.name).text
 print(json.dumps({"chars": len(text), "modules": sorted(set(sys.modules) - before)}))

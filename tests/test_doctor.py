@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from rag.cli.app import app
 from rag.doctor import diagnose
 from rag.settings import load_settings
 
@@ -86,7 +86,7 @@ def test_missing_own_model_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def test_doctor_does_not_import_torch_or_load_models() -> None:
     code = (
-        "import sys; from typer.testing import CliRunner; from rag.cli import app; "
+        "import sys; from typer.testing import CliRunner; from rag.cli.app import app; "
         "CliRunner().invoke(app, ['doctor']); "
         "print([m for m in ('torch', 'llama_cpp', 'sentence_transformers') if m in sys.modules])"
     )
@@ -98,8 +98,8 @@ def test_doctor_does_not_import_torch_or_load_models() -> None:
 def test_provisioned_models_are_reported_verified(
     shared_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.e5convert import ensure_model
-    from rag.provision import ensure_default_model
+    from rag.embed.e5convert import ensure_model
+    from rag.generate.provision import ensure_default_model
 
     ensure_model(shared_home / "models" / "multilingual-e5-small")
     ensure_default_model(shared_home / "models")  # tests may run in any order

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import decode_bytes, extract_metadata, load_corpus
 from rag.errors import CorpusError
+from rag.ingest.documents import decode_bytes, extract_metadata, load_corpus
 
 TEXT = "臺灣的主權AI：國網中心與台智雲。"
 

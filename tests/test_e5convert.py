@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import e5convert
+from rag.embed import e5convert
 from rag.errors import ModelError
 
 SOURCE = e5convert._default_source()
@@ -30,7 +30,7 @@ def _reference() -> dict:
 
 def test_importing_the_module_does_not_import_torch() -> None:
     code = (
-        "import sys, rag.e5convert; "
+        "import sys, rag.embed.e5convert; "
         "sys.exit('torch' in sys.modules or 'transformers' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import Chunk
 from rag.errors import ConfigError
-from rag.evaluate import AnswerFirst, EvalQuestion, export_squad, load_eval_file
-from rag.metrics import answer_metrics, char_f1, exact_match, is_correct, retrieval_metrics
-from rag.retrieve import Hit
+from rag.evaluate.metrics import answer_metrics, char_f1, exact_match, is_correct, retrieval_metrics
+from rag.evaluate.runner import AnswerFirst, EvalQuestion, export_squad, load_eval_file
+from rag.ingest.chunking import Chunk
+from rag.retrieve.retriever import Hit
 
 
 def _record(**kw: object) -> dict:

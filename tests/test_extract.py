@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.extract import ExtractError, extract, locate
-from rag.extract.pdflayout import join_wrapped, joiner
-from rag.extract.sniff import sniff
+from rag.ingest.extract import ExtractError, extract, locate
+from rag.ingest.extract.pdflayout import join_wrapped, joiner
+from rag.ingest.extract.sniff import sniff
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import rag.extract.pdf
-from rag.cli import app
-from rag.embedder import HashEmbedder
-from rag.index import build_index, load_index
-from rag.retrieve import Retriever
+import rag.ingest.extract.pdf
+from rag.cli.app import app
+from rag.embed.embedder import HashEmbedder
+from rag.index.build import build_index, load_index
+from rag.retrieve.retriever import Retriever
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 runner = CliRunner()
@@ -71,13 +71,13 @@ def test_unchanged_pdf_is_not_parsed_again(
     mixed_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real = rag.extract.pdf.extract_pdf
+    real = rag.ingest.extract.pdf.extract_pdf
 
     def counting(data: bytes, name: str, options: object) -> object:
         calls.append(name)
         return real(data, name, options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rag.extract.pdf, "extract_pdf", counting)
+    monkeypatch.setattr(rag.ingest.extract.pdf, "extract_pdf", counting)
     first = build_index(mixed_corpus, tmp_path / "idx", HashEmbedder(), 120, 1)
     assert calls == ["000_a143eb185df1b7b2.pdf"] and first.extracted == 5
     second = build_index(mixed_corpus, tmp_path / "idx", HashEmbedder(), 120, 1)

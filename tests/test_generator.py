@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from test_provision import write_gguf
 
-from rag import generator as generator_module
 from rag.errors import ModelError
-from rag.generator import GenerationTimings, Generator, LlamaGenerator
-from rag.provision import DEFAULT_MODEL_NAME, ensure_default_model
+from rag.generate import llama as generator_module
+from rag.generate.llama import GenerationTimings, Generator, LlamaGenerator
+from rag.generate.provision import DEFAULT_MODEL_NAME, ensure_default_model
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
@@ -22,7 +22,7 @@ CHATML = (
 
 def test_constructing_does_not_import_llama_cpp() -> None:
     code = (
-        "import sys; from pathlib import Path; from rag.generator import LlamaGenerator; "
+        "import sys; from pathlib import Path; from rag.generate.llama import LlamaGenerator; "
         "LlamaGenerator(Path('x.gguf')); assert 'llama_cpp' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

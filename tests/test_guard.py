@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from rag.answer import Answerer
-from rag.embedder import HashEmbedder
-from rag.guard import PLACEHOLDER, instruction_spans, mask_instructions
-from rag.index import build_index, load_index
-from rag.retrieve import Retriever
+from rag.answer.answerer import Answerer
+from rag.answer.guard import PLACEHOLDER, instruction_spans, mask_instructions
+from rag.embed.embedder import HashEmbedder
+from rag.index.build import build_index, load_index
+from rag.retrieve.retriever import Retriever
 
 INJECTION = Path(__file__).parent / "data" / "injection.md"
 

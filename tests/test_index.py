@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedder import HashEmbedder, Progress
+from rag.embed.embedder import HashEmbedder, Progress
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from rag.index import build_index, load_index
-from rag.retrieve import Retriever
+from rag.index.build import build_index, load_index
+from rag.retrieve.retriever import Retriever
 
 
 class CountingEmbedder(HashEmbedder):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from rag.cli.app import app
 from rag.textnorm import to_traditional
 
 pytestmark = pytest.mark.integration

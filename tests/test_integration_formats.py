@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from bad_files import FIXTURES, encrypted_pdf, scanned_pdf
 
-from rag.embedder import E5Embedder
-from rag.evaluate import load_eval_file, run_retrieval
-from rag.extract import ExtractOptions
-from rag.index import build_index, load_index
-from rag.retrieve import Retriever
+from rag.embed.embedder import E5Embedder
+from rag.evaluate.runner import load_eval_file, run_retrieval
+from rag.index.build import build_index, load_index
+from rag.ingest.extract import ExtractOptions
+from rag.retrieve.retriever import Retriever
 from rag.settings import Settings
 
 pytestmark = pytest.mark.integration

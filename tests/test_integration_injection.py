@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Answer, Answerer
-from rag.embedder import E5Embedder
-from rag.generator import LlamaGenerator
-from rag.index import build_index, load_index
-from rag.provision import resolve_model
-from rag.retrieve import Retriever
+from rag.answer.answerer import Answer, Answerer
+from rag.embed.embedder import E5Embedder
+from rag.generate.llama import LlamaGenerator
+from rag.generate.provision import resolve_model
+from rag.index.build import build_index, load_index
+from rag.retrieve.retriever import Retriever
 from rag.settings import load_settings
 
 pytestmark = pytest.mark.integration

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
-from rag.embedder import E5Embedder
-from rag.evaluate import load_eval_file, run_retrieval
-from rag.index import build_index, load_index
-from rag.retrieve import Retriever
+from rag.cli.app import app
+from rag.embed.embedder import E5Embedder
+from rag.evaluate.runner import load_eval_file, run_retrieval
+from rag.index.build import build_index, load_index
+from rag.retrieve.retriever import Retriever
 from rag.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Answerer
-from rag.chunking import split_sentences
-from rag.embedder import HashEmbedder
-from rag.index import build_index, load_index
-from rag.retrieve import Hit, Retriever
+from rag.answer.answerer import Answerer
+from rag.embed.embedder import HashEmbedder
+from rag.index.build import build_index, load_index
+from rag.ingest.chunking import split_sentences
+from rag.retrieve.retriever import Hit, Retriever
 from tests.test_answer import ScriptedGenerator
 
 QUESTION = "台智雲的總經理是誰？"

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rag import index as index_module
-from rag.cli import app
-from rag.embedder import HashEmbedder, Progress
+from rag.cli.app import app
+from rag.embed.embedder import HashEmbedder, Progress
 from rag.errors import IndexWriteError
-from rag.index import build_index, load_index
+from rag.index import build as index_module
+from rag.index.build import build_index, load_index
 
 runner = CliRunner()
 

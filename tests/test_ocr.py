@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.extract import extract
-from rag.extract.ocr import clean_ocr_text, ocr_ready
+from rag.ingest.extract import extract
+from rag.ingest.extract.ocr import clean_ocr_text, ocr_ready
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 PDF = FIXTURES / "000_a143eb185df1b7b2.pdf"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from rag import provision
 from rag.errors import ModelError
-from rag.provision import (
+from rag.generate import provision
+from rag.generate.provision import (
     DEFAULT_MODEL_FILE,
     DEFAULT_SHA256,
     DEFAULT_SIZE,

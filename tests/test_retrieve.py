@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from rag.chunking import Chunk
-from rag.retrieve import fuse, overlaps
+from rag.ingest.chunking import Chunk
+from rag.retrieve.retriever import fuse, overlaps
 
 
 def test_weight_zero_is_lexical_order() -> None:
@@ -37,9 +37,9 @@ def test_overlap_is_per_document() -> None:
 
 
 def test_latin_question_over_chinese_corpus_goes_dense(tiny_corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from rag.embedder import HashEmbedder
-    from rag.index import build_index, load_index
-    from rag.retrieve import Retriever
+    from rag.embed.embedder import HashEmbedder
+    from rag.index.build import build_index, load_index
+    from rag.retrieve.retriever import Retriever
 
     build_index(tiny_corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
     index = load_index(tmp_path / "idx")
@@ -52,7 +52,7 @@ def test_latin_question_over_chinese_corpus_goes_dense(tiny_corpus, tmp_path) ->
 def test_top_positions_equals_stable_argsort_with_ties() -> None:
     import numpy as np
 
-    from rag.retrieve import top_positions
+    from rag.retrieve.retriever import top_positions
 
     rng = np.random.default_rng(3)
     # Few distinct values: many ties, also across the n-th place.
@@ -65,9 +65,9 @@ def test_top_positions_equals_stable_argsort_with_ties() -> None:
 def test_warm_up_in_background_loads_and_reraises(tiny_corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import pytest
 
-    from rag.embedder import HashEmbedder
-    from rag.index import build_index, load_index
-    from rag.retrieve import Retriever
+    from rag.embed.embedder import HashEmbedder
+    from rag.index.build import build_index, load_index
+    from rag.retrieve.retriever import Retriever
 
     class Broken(HashEmbedder):
         def warm_up(self) -> None:

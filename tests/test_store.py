@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedder import HashEmbedder
+from rag.embed.embedder import HashEmbedder
 from rag.errors import IndexCorruptError
-from rag.index import build_index, load_index
-from rag.retrieve import Retriever
-from rag.store import FLAT, HNSW, FaissStore, StoreParams
+from rag.index.build import build_index, load_index
+from rag.index.store import FLAT, HNSW, FaissStore, StoreParams
+from rag.retrieve.retriever import Retriever
 
 
 def _vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

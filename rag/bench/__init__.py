@@ -1,0 +1,1 @@
+"""Benchmarks: indexing, retrieval at scale, answering, and a peer on the same questions."""

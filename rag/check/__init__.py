@@ -1,0 +1,1 @@
+"""Checks on a drafted answer: citations, support, numbers and the named answer rules."""

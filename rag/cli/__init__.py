@@ -1,0 +1,1 @@
+"""The command line: parses options, asks the pipeline builder for parts, prints."""

@@ -1,0 +1,1 @@
+"""Scoring retrieval, answers and citations against eval sets."""

@@ -1,0 +1,1 @@
+"""Answer models: chat messages in, a stream of text pieces out."""

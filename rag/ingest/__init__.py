@@ -1,0 +1,1 @@
+"""Reading a corpus folder: one reader per format, documents, chunks."""

@@ -1,0 +1,1 @@
+"""Hybrid retrieval: dense and BM25 candidates fused, overlaps removed."""
