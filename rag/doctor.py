@@ -172,7 +172,7 @@ def _check_corpus(settings: Settings) -> Check:
 
 
 def _check_index(settings: Settings) -> tuple[Check, dict[str, Any] | None]:
-    from rag.index.build import load_index
+    from rag.index.load import load_index
 
     where = f"--corpus {settings.corpus} --index {settings.index}"
     try:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 CONFIG_NAME = "rag.toml"
 ENV_PREFIX = "RAG_"
 EMBEDDERS = ("e5", "hash")
+STORES = ("faiss", "milvus")
 
 
 def default_home() -> Path:
@@ -63,12 +64,25 @@ class Settings:
     # Vector store: exact search below this many chunks, HNSW from there on (see rag/store.py).
     hnsw_threshold: int = 20_000
     hnsw_ef_search: int = 256  # HNSW candidates per query: higher is better recall, slower
+    # Where a new index keeps its vectors: "faiss" (a file in the index folder) or "milvus"
+    # (milvus_uri: a Milvus Lite file, by default in the index folder, or a server's
+    # http(s)://host:19530 with milvus_token). An existing index is read with the store its
+    # manifest names.
+    store: str = "faiss"
+    milvus_uri: str = ""
+    milvus_token: str = ""
 
     def store_params(self) -> StoreParams:
         """The vector store's parameters, for `build_index`."""
         from rag.index.store import StoreParams
 
-        return StoreParams(hnsw_threshold=self.hnsw_threshold, hnsw_ef_search=self.hnsw_ef_search)
+        return StoreParams(
+            backend=self.store,
+            hnsw_threshold=self.hnsw_threshold,
+            hnsw_ef_search=self.hnsw_ef_search,
+            uri=self.milvus_uri,
+            token=self.milvus_token,
+        )
 
     @property
     def models_dir(self) -> Path:
@@ -85,6 +99,8 @@ class Settings:
             raise ConfigError(
                 f"embedder must be one of {', '.join(EMBEDDERS)}, got {self.embedder!r}."
             )
+        if self.store not in STORES:
+            raise ConfigError(f"store must be one of {', '.join(STORES)}, got {self.store!r}.")
         if self.top_k < 1 or self.top_k > 100:
             raise ConfigError(f"top_k must be between 1 and 100, got {self.top_k}.")
         if self.answer_k < 1 or self.answer_k > 20:

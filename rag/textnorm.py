@@ -80,3 +80,17 @@ def detect_script(text: str) -> Script:
     trad_only = sum(a != b for a, b in zip(joined, simplified, strict=False))
     simp_only = sum(a != b for a, b in zip(joined, traditional, strict=False))
     return "simplified" if simp_only > trad_only else "traditional"
+
+
+def to_script(text: str, script: Script, keep: frozenset[str] = frozenset()) -> str:
+    """Write Chinese text in the question's script (Taiwan wording for Traditional).
+
+    Characters in `keep` (those of the passages) stay as written when the conversion is
+    one-to-one, so that 台灣 copied from a document does not become 臺灣.
+    """
+    if script == "english":
+        return text
+    converted = to_traditional(text) if script == "traditional" else to_simplified(text)
+    if not keep or len(converted) != len(text):
+        return converted
+    return "".join(o if o in keep else c for o, c in zip(text, converted, strict=True))

@@ -1,4 +1,4 @@
-"""How often the answer checks of rag.check.cite would refuse an answer a person wrote, on a
+"""How often the answer checks of rag.check.rules would refuse an answer a person wrote, on a
 SQuAD/DRCD-style file:
 
 - the answer-type check (answer_type_missing): for every question that asks for a number, a
@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from rag.check.cite import answer_type_missing, asked_office, asks_answer_type, names_office
+from rag.check.rules import answer_type_missing, asked_office, asks_answer_type, names_office
 from rag.ingest.chunking import chunk_document
 from rag.ingest.documents import Document
 from rag.settings import Settings

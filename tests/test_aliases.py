@@ -65,7 +65,9 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
 def test_index_keeps_pairs_and_search_uses_them(tmp_path: Path) -> None:
     from rag.embed.embedder import HashEmbedder
     from rag.errors import IndexCorruptError
-    from rag.index.build import ALIASES_FILE, build_index, load_index
+    from rag.index.aliases import ALIASES_FILE
+    from rag.index.build import build_index
+    from rag.index.load import load_index
     from rag.retrieve.retriever import Retriever
 
     corpus = tmp_path / "docs"
@@ -86,8 +88,9 @@ def test_index_keeps_pairs_and_search_uses_them(tmp_path: Path) -> None:
     index = load_index(tmp_path / "idx")
     assert ("晶創26", "Nano 4") in index.aliases.pairs
     retriever = Retriever(index, None, 0.0)
-    hits = retriever.search("晶創26有多少核心？", 3)
-    assert retriever.last_other_names == ["Nano 4"]
+    found = retriever.search("晶創26有多少核心？", 3)
+    hits = found.hits
+    assert found.also_searched == ["Nano 4"]
     assert any(h.chunk.doc_id == "top500.md" for h in hits)
 
     (index.folder / ALIASES_FILE).write_text("{not json", encoding="utf-8")

@@ -6,11 +6,14 @@ from typing import Any
 
 import pytest
 
-from rag.answer.answerer import Answerer, _keeps_numbers, is_refusal, to_script, western_amounts
+from rag.answer.answerer import Answerer
+from rag.answer.translate import keeps_numbers, western_amounts
 from rag.embed.embedder import HashEmbedder
-from rag.index.build import build_index, load_index
+from rag.generate.prompts import is_refusal
+from rag.index.build import build_index
+from rag.index.load import load_index
 from rag.retrieve.retriever import Retriever
-from rag.textnorm import to_simplified
+from rag.textnorm import to_script, to_simplified
 
 
 class ScriptedGenerator:
@@ -29,6 +32,7 @@ class ScriptedGenerator:
         max_tokens: int,
         stop: list[str] | None = None,
         reuse_prompt: bool = False,
+        on_done: Any = None,
     ) -> Iterator[str]:
         self.prompts.append(messages)
         reply = self.replies.pop(0)
@@ -43,11 +47,11 @@ def retriever(tiny_corpus: Path, tmp_path: Path) -> Retriever:
 
 
 def _passage_number(answerer: Answerer, question: str, source: str) -> int:
-    hits = answerer.retriever.search(question, answerer.top_k)
+    hits = answerer.retriever.search(question, answerer.top_k).hits
     return next(h.rank for h in hits if h.source == source)
 
 
-def test_supported_answer_keeps_checked_citation(retriever: Retriever) -> None:
+def test_supported_answer_keeps_checked_citation(retriever: Retriever, tiny_corpus: Path) -> None:
     question = "晶創26在TOP500排第幾名？"
     probe = Answerer(retriever, None, top_k=3)
     n = _passage_number(probe, question, "taiwan.txt")
@@ -61,7 +65,17 @@ def test_supported_answer_keeps_checked_citation(retriever: Retriever) -> None:
     assert answer.sentences[0].repaired
     assert [c.source for c in answer.citations] == ["taiwan.txt"]
     citation = answer.citations[0]
-    assert citation.text in (retriever.index.chunks[0].text, citation.text)
+    # The citation quotes passage [n] as shown to the model, and that is the file's own text.
+    cited = next(h for h in answer.retrieved if h.rank == n)
+    assert citation.n == n and cited.source == "taiwan.txt"
+    assert (citation.start, citation.end, citation.text) == (
+        cited.chunk.start,
+        cited.chunk.end,
+        cited.chunk.text,
+    )
+    original = (tiny_corpus / "taiwan.txt").read_text(encoding="utf-8")
+    assert original[citation.start : citation.end] == citation.text
+    assert "晶創26在TOP500排名第29名" in citation.text
     assert "".join(streamed).startswith("國網中心")
     # The prompt numbers passages and ends with the rules.
     user = generator.prompts[0][1]["content"]
@@ -107,13 +121,13 @@ def test_translation_that_changes_a_number_is_not_shown(retriever: Retriever) ->
 
 def test_translation_that_rescales_an_amount_is_not_shown(retriever: Retriever) -> None:
     # 12.5億 is 1.25 billion; the small model writes "12.5 billion" (seen in eval runs).
-    assert _keeps_numbers("It invests 1.25 billion dollars.", "計畫投資 12.5 億美元")
-    assert _keeps_numbers("It invests 1,250 million dollars.", "計畫投資 12.5 億美元")
-    assert not _keeps_numbers("It invests 12.5 billion dollars.", "計畫投資 12.5 億美元")
-    assert _keeps_numbers("at least ten thousand GPUs", "至少一萬顆 GPU")
-    assert _keeps_numbers("at least 10,000 GPUs", "至少一萬顆 GPU")
-    assert not _keeps_numbers("at least one million GPUs", "至少一萬顆 GPU")
-    assert _keeps_numbers("a hundred million", "一億")
+    assert keeps_numbers("It invests 1.25 billion dollars.", "計畫投資 12.5 億美元")
+    assert keeps_numbers("It invests 1,250 million dollars.", "計畫投資 12.5 億美元")
+    assert not keeps_numbers("It invests 12.5 billion dollars.", "計畫投資 12.5 億美元")
+    assert keeps_numbers("at least ten thousand GPUs", "至少一萬顆 GPU")
+    assert keeps_numbers("at least 10,000 GPUs", "至少一萬顆 GPU")
+    assert not keeps_numbers("at least one million GPUs", "至少一萬顆 GPU")
+    assert keeps_numbers("a hundred million", "一億")
     generator = ScriptedGenerator(
         "晶創26排第幾名？", "晶創26在TOP500排名第29名[1]。", "It ranked 29th, worth 29 billion."
     )
@@ -194,7 +208,7 @@ def test_characters_miscopied_from_a_passage_are_put_back(retriever: Retriever) 
 
 
 def test_repair_copying_needs_agreeing_context() -> None:
-    from rag.check.cite import repair_copying
+    from rag.check.copying import repair_copying
 
     passages = ["東羅馬以絲綢為皇家壟斷的原材料。", "蘇利南在1975年獨立。"]
     assert repair_copying("[1] 綡綢為皇家壟斷。", passages) == "[1] 絲綢為皇家壟斷。"
@@ -245,8 +259,7 @@ def test_follow_up_rewrite_that_is_no_question_is_not_used(retriever: Retriever)
     answerer = Answerer(retriever, generator, top_k=2)
     history = [("台智雲的總經理是誰？", "吳漢章[1]。")]
     told: list[str] = []
-    answerer.on_status = told.append
-    answer = answerer.ask("他還擔任什麼職務？", history=history)
+    answer = answerer.ask("他還擔任什麼職務？", history=history, on_status=told.append)
     assert answer.standalone_question == "台智雲的總經理是誰？ 他還擔任什麼職務？"
     assert told == ["(searched for: 台智雲的總經理是誰？ 他還擔任什麼職務？)"]
     assert answer.retrieved[0].source == "taiwan.txt"
@@ -261,7 +274,7 @@ def test_refusal_phrases_and_script_helper() -> None:
 
 
 def test_answer_without_the_sum_a_question_asks_for_is_refused() -> None:
-    from rag.answer.answerer import judge
+    from rag.check.judge import judge
 
     passages = ["晶創26的Rmax是81.55 PFlops，建置經費約新台幣50億元。"]
     question = "晶創26花了多少錢建置？"
@@ -272,7 +285,7 @@ def test_answer_without_the_sum_a_question_asks_for_is_refused() -> None:
 
 
 def test_answer_about_a_term_its_documents_never_mention_is_refused() -> None:
-    from rag.answer.answerer import judge
+    from rag.check.judge import judge
 
     question = "「新十大建設」包括哪些項目？"
     passages = ["台灣推動十大建設，包括高速公路與港口。"]
@@ -285,7 +298,7 @@ def test_answer_about_a_term_its_documents_never_mention_is_refused() -> None:
 
 
 def test_answer_from_a_passage_about_someone_else_is_refused() -> None:
-    from rag.answer.answerer import judge
+    from rag.check.judge import judge
 
     passages = ["輝達(Nvidia)執行長黃仁勳積極推廣主權AI。", "沙烏地阿拉伯的Humain宣布融資。"]
     reply = "Humain的執行長是黃仁勳[1]。"
@@ -296,7 +309,7 @@ def test_answer_from_a_passage_about_someone_else_is_refused() -> None:
 
 
 def test_answer_naming_the_holder_of_another_office_is_refused() -> None:
-    from rag.answer.answerer import judge
+    from rag.check.judge import judge
 
     passages = ["華碩雲端暨台智雲總經理吳漢章指出，主權AI的本質已經不只是技術問題。"]
     reply = "台智雲總經理吳漢章[1]。"
@@ -310,7 +323,7 @@ def test_answer_naming_the_holder_of_another_office_is_refused() -> None:
 
 
 def test_answer_without_the_number_or_year_asked_for_is_refused() -> None:
-    from rag.answer.answerer import judge
+    from rag.check.judge import judge
 
     passages = ["新加坡與輝達合作，建立SEA-LION大型語言模型，參數量為30億，2023年發表。"]
     question = "SEA-LION模型有多少參數？"
@@ -350,7 +363,7 @@ def test_refusal_is_retried_without_the_way_out_and_the_retry_is_judged(
 
 
 def test_refusal_phrase_stops_generation_early() -> None:
-    from rag.answer.answerer import _may_become_refusal
+    from rag.answer.draft import _may_become_refusal
 
     assert _may_become_refusal("[1] 資料中") and _may_become_refusal("")
     assert not _may_become_refusal("[1] 晶創26") and not _may_become_refusal("資料顯示")
@@ -371,7 +384,7 @@ def english_retriever(tmp_path: Path) -> Retriever:
 
 def test_english_refusal_before_a_retry_is_never_shown(english_retriever: Retriever) -> None:
     retriever = english_retriever
-    hits = retriever.search("How much will SuedLink cost?", 2)
+    hits = retriever.search("How much will SuedLink cost?", 2).hits
     n = next(h.rank for h in hits if h.source == "grid.txt")
     # Seen with the default model over an English folder: the refusal phrase, then (asked
     # again) the answer. Only the answer may reach the terminal.
@@ -388,7 +401,7 @@ def test_english_refusal_before_a_retry_is_never_shown(english_retriever: Retrie
 
 
 def test_refusal_begun_then_abandoned_is_cut(english_retriever: Retriever) -> None:
-    hits = english_retriever.search("How much will SuedLink cost?", 2)
+    hits = english_retriever.search("How much will SuedLink cost?", 2).hits
     n = next(h.rank for h in hits if h.source == "grid.txt")
     generator = ScriptedGenerator(
         f"The documents do not contain this[{n}] SuedLink will cost about 10 billion euros."

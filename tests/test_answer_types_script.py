@@ -1,4 +1,4 @@
-"""scripts/answer_types.py: the DRCD measurement behind the answer checks of rag.check.cite."""
+"""scripts/answer_types.py: the DRCD measurement behind the answer checks of rag.check.rules."""
 
 from __future__ import annotations
 

@@ -1,19 +1,9 @@
 from __future__ import annotations
 
-from rag.check.cite import (
-    asks_money,
-    check_citations,
-    coverage,
-    grams,
-    lexical_support,
-    measure_conflict,
-    named_terms,
-    parse_markers,
-    passage_numbers,
-    quantities,
-    split_sentences,
-    states_money,
-)
+from rag.check.numbers import measure_conflict, passage_numbers, quantities
+from rag.check.rules import asks_money, named_terms, states_money
+from rag.check.sentences import parse_markers, split_sentences
+from rag.check.support import check_citations, coverage, grams, lexical_support
 
 PASSAGES = [
     "台灣最新最快的超級電腦: 晶創26 (Nano 4) 世界排名29!",
@@ -233,7 +223,7 @@ def test_a_sentence_joining_two_rows_is_supported_by_both() -> None:
 
 
 def test_answer_type_a_question_asks_for() -> None:
-    from rag.check.cite import answer_type_missing
+    from rag.check.rules import answer_type_missing
 
     assert (
         answer_type_missing("晶創26一共有多少個核心？", "晶創26是台灣最快的超級電腦。")
@@ -257,7 +247,7 @@ def test_answer_type_a_question_asks_for() -> None:
 
 
 def test_office_a_question_asks_the_holder_of() -> None:
-    from rag.check.cite import asked_office
+    from rag.check.rules import asked_office
 
     assert asked_office("台智雲的董事長是誰？")[0] == "董事长"
     assert asked_office("国网中心现在的主任是谁？") == ("主任",)
@@ -281,7 +271,7 @@ def test_a_bare_name_is_an_answer_checked_like_a_sentence() -> None:
 
 
 def test_a_table_row_reads_with_its_caption_and_header() -> None:
-    from rag.check.cite import windows
+    from rag.check.support import windows
 
     passage = "超級電腦晶創26模擬示意圖。\n| Rank | System | Rpeak |\n| 29 | Nano 4 | 117.92 |"
     head = "超級電腦晶創26模擬示意圖。\n| Rank | System | Rpeak |"

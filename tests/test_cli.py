@@ -95,23 +95,24 @@ def test_ask_with_a_broken_model_file_names_it(hash_env: None, tiny_corpus: Path
 
 
 def test_english_question_over_chinese_documents_is_announced() -> None:
-    from rag.cli import app as cli
+    from rag.cli import ask as cli
+
+    class Retriever:
+        chinese_corpus = True
 
     class Stub:
         generator = object()
-
-        def chinese_corpus(self) -> bool:
-            return True
+        retriever = Retriever()
 
     with cli.err.capture() as captured:
-        cli._bridge_notice(Stub(), "Who runs Taiwan AI Cloud?")
-        cli._bridge_notice(Stub(), "台智雲的總經理是誰？")
+        cli.bridge_notice(Stub(), "Who runs Taiwan AI Cloud?")
+        cli.bridge_notice(Stub(), "台智雲的總經理是誰？")
     assert captured.get().count("answering in Chinese") == 1
 
 
 def test_checked_answer_is_shown_again_only_when_it_differs() -> None:
-    from rag.cli.app import _same_answer
+    from rag.cli.ask import same_answer
 
-    assert _same_answer("Diella is the minister[1].", "Diella is the minister.[1] ")
-    assert not _same_answer("Diella is the minister[2].", "Diella is the minister.[1] ")
-    assert not _same_answer("Diella[1].", "Diella is the minister[1].")
+    assert same_answer("Diella is the minister[1].", "Diella is the minister.[1] ")
+    assert not same_answer("Diella is the minister[2].", "Diella is the minister.[1] ")
+    assert not same_answer("Diella[1].", "Diella is the minister[1].")

@@ -71,7 +71,8 @@ def test_fold_handles_script_width_and_space():
 
 def test_keys_and_types(rows):
     for r in rows:
-        assert set(REQUIRED) <= set(r) <= set(REQUIRED) | {"translations"}, r.get("id")
+        assert set(REQUIRED) | {"split"} <= set(r) <= set(REQUIRED) | {"translations", "split"}
+        assert r["split"] in ("dev", "test"), r["id"]
         if "translations" in r:
             # Renderings for answers in English; the documents hold the `answers` forms.
             assert "english" in r["tags"] and r["answerable"], r["id"]
@@ -84,6 +85,16 @@ def test_keys_and_types(rows):
         assert all(isinstance(t, str) for t in r["tags"]), r["id"]
         assert re.fullmatch(r"q\d{3}", r["id"]), r["id"]
         assert len(LANG_TAGS & set(r["tags"])) == 1, (r["id"], "exactly one language tag")
+
+
+def test_dev_and_test_halves_cover_every_kind(rows):
+    """The rules are tuned on the dev half; the test half is only measured."""
+    for answerable in (True, False):
+        for lang in LANG_TAGS:
+            kind = [r for r in rows if r["answerable"] is answerable and lang in r["tags"]]
+            halves = Counter(r["split"] for r in kind)
+            assert halves["dev"] and halves["test"], (answerable, lang, halves)
+            assert abs(halves["dev"] - halves["test"]) <= 1, (answerable, lang, halves)
 
 
 def test_ids_unique(rows):

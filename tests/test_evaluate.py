@@ -9,7 +9,7 @@ from rag.errors import ConfigError
 from rag.evaluate.metrics import answer_metrics, char_f1, exact_match, is_correct, retrieval_metrics
 from rag.evaluate.runner import AnswerFirst, EvalQuestion, export_squad, load_eval_file
 from rag.ingest.chunking import Chunk
-from rag.retrieve.retriever import Hit
+from rag.retrieve.retriever import Hit, Search
 
 
 def _record(**kw: object) -> dict:
@@ -169,9 +169,9 @@ class _RankedRetriever:
         self.index = "the wrapped index"
         self.queries: list[tuple[str, int]] = []
 
-    def search(self, query: str, top_k: int) -> list[Hit]:
+    def search(self, query: str, top_k: int) -> Search:
         self.queries.append((query, top_k))
-        return self.hits[:top_k]
+        return Search(self.hits[:top_k])
 
 
 def _hit(rank: int, source: str, start: int, text: str) -> Hit:
@@ -193,12 +193,12 @@ def test_answer_first_puts_the_passage_holding_the_answer_first() -> None:
     ]
     wrapped = _RankedRetriever(hits)
     reader = AnswerFirst(wrapped, [_question(["吳漢章"])])
-    got = reader.search("台智雲的總經理是誰？\nWho is the general manager?", 3)
+    got = reader.search("台智雲的總經理是誰？\nWho is the general manager?", 3).hits
     assert [(h.rank, h.chunk.id) for h in got] == [(1, "c3"), (2, "c1"), (3, "c2")]
     assert reader.index == "the wrapped index"
     # Another query, an unanswerable question, or an answer found nowhere: as retrieved.
-    assert [h.chunk.id for h in reader.search("別的問題", 2)] == ["c1", "c2"]
+    assert [h.chunk.id for h in reader.search("別的問題", 2).hits] == ["c1", "c2"]
     unanswerable = AnswerFirst(wrapped, [_question(["吳漢章"], answerable=False)])
-    assert [h.chunk.id for h in unanswerable.search("台智雲的總經理是誰？", 2)] == ["c1", "c2"]
+    assert [h.chunk.id for h in unanswerable.search("台智雲的總經理是誰？", 2).hits] == ["c1", "c2"]
     missing = AnswerFirst(wrapped, [_question(["黃仁勳"])])
-    assert [h.chunk.id for h in missing.search("台智雲的總經理是誰？", 2)] == ["c1", "c2"]
+    assert [h.chunk.id for h in missing.search("台智雲的總經理是誰？", 2).hits] == ["c1", "c2"]

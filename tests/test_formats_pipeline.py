@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 import rag.ingest.extract.pdf
 from rag.cli.app import app
 from rag.embed.embedder import HashEmbedder
-from rag.index.build import build_index, load_index
+from rag.index.build import build_index
+from rag.index.load import load_index
 from rag.retrieve.retriever import Retriever
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
@@ -60,7 +61,9 @@ def test_chunks_carry_locations_and_offsets_hold(mixed_corpus: Path, tmp_path: P
     # A sentence of the deck is found on the slide the deck shows it on.
     expected = json.loads((FIXTURES / "fixtures.json").read_text(encoding="utf-8"))
     probes = expected["002_a3962cbbc0e7db72.pptx"]["probes"]
-    hits = Retriever(index, None, 0.0).search("National Center for High-performance Computing", 3)
+    hits = (
+        Retriever(index, None, 0.0).search("National Center for High-performance Computing", 3).hits
+    )
     top = hits[0].chunk
     assert top.doc_id == "002_a3962cbbc0e7db72.pptx" and "National Center" in top.text
     assert top.slide == probes["National Center for High-perfo"]["slide"]

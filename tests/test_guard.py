@@ -11,7 +11,8 @@ import pytest
 from rag.answer.answerer import Answerer
 from rag.answer.guard import PLACEHOLDER, instruction_spans, mask_instructions
 from rag.embed.embedder import HashEmbedder
-from rag.index.build import build_index, load_index
+from rag.index.build import build_index
+from rag.index.load import load_index
 from rag.retrieve.retriever import Retriever
 
 INJECTION = Path(__file__).parent / "data" / "injection.md"
@@ -67,6 +68,7 @@ class RecordingGenerator:
         max_tokens: int,
         stop: list[str] | None = None,
         reuse_prompt: bool = False,
+        on_done: Any = None,
     ) -> Iterator[str]:
         self.prompts.append("\n".join(m["content"] for m in messages))
         yield self.reply

@@ -9,7 +9,8 @@ import pytest
 
 from rag.embed.embedder import HashEmbedder, Progress
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from rag.index.build import build_index, load_index
+from rag.index.build import build_index
+from rag.index.load import load_index
 from rag.retrieve.retriever import Retriever
 
 
@@ -40,7 +41,7 @@ def test_build_then_search(tiny_corpus: Path, tmp_path: Path) -> None:
     assert set(manifest["documents"]) == {"food.txt", "sub/europe.md", "taiwan.txt"}
     assert manifest["params"]["embedding_model"] == HashEmbedder.model_id
     assert manifest["params"]["chunk_chars"] == 60
-    hits = Retriever(index, HashEmbedder(), 0.5).search("台灣的超級電腦排名第幾？", 3)
+    hits = Retriever(index, HashEmbedder(), 0.5).search("台灣的超級電腦排名第幾？", 3).hits
     assert hits[0].source == "taiwan.txt"
     # Offsets point into the original document.
     original = (tiny_corpus / "taiwan.txt").read_text(encoding="utf-8")
@@ -50,7 +51,7 @@ def test_build_then_search(tiny_corpus: Path, tmp_path: Path) -> None:
 def test_simplified_question_reaches_traditional_text(tiny_corpus: Path, tmp_path: Path) -> None:
     _build(tiny_corpus, tmp_path / "idx")
     index = load_index(tmp_path / "idx")
-    hits = Retriever(index, None, 0.0).search("台湾的超级电脑是谁建造的", 2)
+    hits = Retriever(index, None, 0.0).search("台湾的超级电脑是谁建造的", 2).hits
     assert hits[0].source == "taiwan.txt"
     assert hits[0].lexical_score and hits[0].lexical_score > 0
 

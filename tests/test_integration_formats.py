@@ -12,7 +12,8 @@ from bad_files import FIXTURES, encrypted_pdf, scanned_pdf
 
 from rag.embed.embedder import E5Embedder
 from rag.evaluate.runner import load_eval_file, run_retrieval
-from rag.index.build import build_index, load_index
+from rag.index.build import build_index
+from rag.index.load import load_index
 from rag.ingest.extract import ExtractOptions
 from rag.retrieve.retriever import Retriever
 from rag.settings import Settings

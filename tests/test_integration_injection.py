@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.answerer import Answer, Answerer
+from rag.answer.answerer import Answerer
+from rag.answer.types import Answer
 from rag.embed.embedder import E5Embedder
 from rag.generate.llama import LlamaGenerator
 from rag.generate.provision import resolve_model
-from rag.index.build import build_index, load_index
+from rag.index.build import build_index
+from rag.index.load import load_index
 from rag.retrieve.retriever import Retriever
 from rag.settings import load_settings
 

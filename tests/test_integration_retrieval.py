@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from rag.cli.app import app
 from rag.embed.embedder import E5Embedder
 from rag.evaluate.runner import load_eval_file, run_retrieval
-from rag.index.build import build_index, load_index
+from rag.index.build import build_index
+from rag.index.load import load_index
 from rag.retrieve.retriever import Retriever
 from rag.settings import Settings
 

@@ -9,7 +9,8 @@ import pytest
 
 from rag.answer.answerer import Answerer
 from rag.embed.embedder import HashEmbedder
-from rag.index.build import build_index, load_index
+from rag.index.build import build_index
+from rag.index.load import load_index
 from rag.ingest.chunking import split_sentences
 from rag.retrieve.retriever import Hit, Retriever
 from tests.test_answer import ScriptedGenerator
@@ -32,15 +33,14 @@ def _first_sentence(hit: Hit) -> str:
 
 
 def test_refused_first_passages_then_answered_from_the_next(retriever: Retriever) -> None:
-    hits = retriever.search(OPEN_QUESTION, 2)
+    hits = retriever.search(OPEN_QUESTION, 2).hits
     second = _first_sentence(hits[1])
     # Round 1: a refusal, asked again, a refusal. Round 2 reads passage 2 alone, as [1].
     generator = ScriptedGenerator(REFUSAL, REFUSAL, f"{second}[1]。")
     answerer = Answerer(retriever, generator, top_k=1, look_further=True)
     told: list[str] = []
-    answerer.on_status = told.append
     streamed: list[str] = []
-    answer = answerer.ask(OPEN_QUESTION, on_token=streamed.append)
+    answer = answerer.ask(OPEN_QUESTION, on_token=streamed.append, on_status=told.append)
     assert told == ["(passages 1-1 do not answer this; reading 2-2)"]
     assert not answer.refused and answer.looked_further
     # The citation is renumbered to the passage's place among all those retrieved.
@@ -66,7 +66,7 @@ def test_unsupported_reply_from_the_next_passages_is_refused(retriever: Retrieve
 
 
 def test_shown_draft_refused_by_the_checks_then_answered_quietly(retriever: Retriever) -> None:
-    hits = retriever.search(OPEN_QUESTION, 2)
+    hits = retriever.search(OPEN_QUESTION, 2).hits
     second = _first_sentence(hits[1])
     # An invented number: refused by the checks after it was shown.
     generator = ScriptedGenerator("晶創26在TOP500排名第7名[1]。", f"{second}[1]。")
@@ -87,7 +87,7 @@ def test_without_look_further_one_reading_only(retriever: Retriever) -> None:
 
 
 def test_supported_first_reading_does_not_look_further(retriever: Retriever) -> None:
-    hits = retriever.search(QUESTION, 1)
+    hits = retriever.search(QUESTION, 1).hits
     first = _first_sentence(hits[0])
     generator = ScriptedGenerator(f"{first}[1]。")
     answer = Answerer(retriever, generator, top_k=1, look_further=True).ask(QUESTION)

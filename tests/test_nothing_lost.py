@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from rag.cli.app import app
 from rag.embed.embedder import HashEmbedder, Progress
 from rag.errors import IndexWriteError
-from rag.index import build as index_module
-from rag.index.build import build_index, load_index
+from rag.index import faiss_store as index_module
+from rag.index.build import build_index
+from rag.index.load import load_index
 
 runner = CliRunner()
 

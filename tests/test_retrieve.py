@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from rag.ingest.chunking import Chunk
-from rag.retrieve.retriever import fuse, overlaps
+from rag.retrieve.fusion import fuse
+from rag.retrieve.retriever import overlaps
 
 
 def test_weight_zero_is_lexical_order() -> None:
@@ -38,7 +39,8 @@ def test_overlap_is_per_document() -> None:
 
 def test_latin_question_over_chinese_corpus_goes_dense(tiny_corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from rag.embed.embedder import HashEmbedder
-    from rag.index.build import build_index, load_index
+    from rag.index.build import build_index
+    from rag.index.load import load_index
     from rag.retrieve.retriever import Retriever
 
     build_index(tiny_corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
@@ -52,7 +54,7 @@ def test_latin_question_over_chinese_corpus_goes_dense(tiny_corpus, tmp_path) ->
 def test_top_positions_equals_stable_argsort_with_ties() -> None:
     import numpy as np
 
-    from rag.retrieve.retriever import top_positions
+    from rag.retrieve.fusion import top_positions
 
     rng = np.random.default_rng(3)
     # Few distinct values: many ties, also across the n-th place.
@@ -66,7 +68,8 @@ def test_warm_up_in_background_loads_and_reraises(tiny_corpus, tmp_path) -> None
     import pytest
 
     from rag.embed.embedder import HashEmbedder
-    from rag.index.build import build_index, load_index
+    from rag.index.build import build_index
+    from rag.index.load import load_index
     from rag.retrieve.retriever import Retriever
 
     class Broken(HashEmbedder):

@@ -8,8 +8,10 @@ import pytest
 
 from rag.embed.embedder import HashEmbedder
 from rag.errors import IndexCorruptError
-from rag.index.build import build_index, load_index
-from rag.index.store import FLAT, HNSW, FaissStore, StoreParams
+from rag.index.build import build_index
+from rag.index.faiss_store import FaissStore
+from rag.index.load import load_index
+from rag.index.store import FLAT, HNSW, StoreParams
 from rag.retrieve.retriever import Retriever
 
 
@@ -60,7 +62,7 @@ def test_manifest_records_store_and_mismatch_is_reported(tiny_corpus: Path, tmp_
     assert index.manifest["store"]["kind"] == HNSW
     assert index.manifest["store"]["hnsw_ef_search"] == 64
     assert index.store.kind == HNSW
-    hits = Retriever(index, HashEmbedder(), 0.5).search("台灣的超級電腦排名第幾？", 2)
+    hits = Retriever(index, HashEmbedder(), 0.5).search("台灣的超級電腦排名第幾？", 2).hits
     assert hits[0].source == "taiwan.txt"
 
     manifest_path = index.folder / "manifest.json"

@@ -92,8 +92,8 @@ def peer_runner(
             return {"skipped": missing}
         if embedding_folder is None:
             return {"skipped": "the peer shares the e5 model; run with embedder = e5"}
-        from rag.answer.answerer import is_refusal
-        from rag.generate.llama import available_cores
+        from rag.cores import available_cores
+        from rag.generate.prompts import is_refusal
 
         embed_model, llm = load_peer_models(
             embedding_folder, gguf, n_ctx, max_tokens, threads or available_cores()

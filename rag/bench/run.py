@@ -21,12 +21,14 @@ from typing import Any
 
 from rag import __version__
 from rag.bench.scale import bench_retrieval, loadavg, rss_mb
+from rag.cores import available_cores
 from rag.embed.embedder import Embedder
 from rag.errors import ConfigError
 from rag.evaluate.metrics import percentile
 from rag.evaluate.runner import EvalQuestion, is_correct, load_eval_file, run_retrieval
-from rag.generate.llama import Generator, available_cores
-from rag.index.build import build_index, load_index
+from rag.generate.base import Generator
+from rag.index.build import build_index
+from rag.index.load import load_index
 from rag.settings import Settings
 
 Say = Callable[[str], None]
@@ -189,13 +191,14 @@ def bench_ask(answerer: Any, questions: Sequence[EvalQuestion]) -> dict[str, Any
                 "prompt_tokens": timings.get("prompt_tokens"),
                 "tokens": timings.get("tokens"),
                 "tokens_per_s": timings.get("tokens_per_s"),
+                "threads": timings.get("threads"),
             }
         )
     ttft = [r["ttft_s"] for r in records if r["ttft_s"] is not None]
     speed = [r["tokens_per_s"] for r in records if r["tokens_per_s"]]
     prompt = [r["prompt_tokens"] for r in records if r["prompt_tokens"] is not None]
     answerable = [r for r in records if r["answerable"]]
-    threads = getattr(getattr(answerer.generator, "last_timings", None), "threads", None)
+    threads = next((r["threads"] for r in reversed(records) if r["threads"] is not None), None)
     return {
         "n": len(records),
         "ttft_s_p50": round(statistics.median(ttft), 3) if ttft else None,
@@ -283,8 +286,7 @@ def run_bench(
 ) -> dict[str, Any]:
     """Every section in turn; `peer(corpus, questions, gguf)` runs the comparison, with the
     generator's model file (skipped without a generator or a peer)."""
-    from rag.answer.answerer import Answerer
-    from rag.retrieve.retriever import Retriever
+    from rag.pipeline import make_answerer, make_retriever
 
     started = time.perf_counter()
     result: dict[str, Any] = {
@@ -310,10 +312,10 @@ def run_bench(
     result["retrieval"] = bench_retrieval(settings, options, bundled, questions, say)
 
     asked = pick(questions, options.ask_questions)
-    retriever = Retriever(index, embedder, settings.dense_weight)
+    retriever = make_retriever(settings, embedder, index)
     say(f"answering {len(asked)} questions")
     generator = make_generator()
-    answerer = Answerer.from_settings(retriever, generator, settings)
+    answerer = make_answerer(settings, retriever, generator)
     result["ask"] = bench_ask(answerer, asked)
     result["ask"]["mode"] = "llm" if generator is not None else "extractive"
     gguf = getattr(generator, "model_path", None)

@@ -32,9 +32,11 @@ import numpy as np
 from rag.embed.embedder import Progress
 from rag.errors import RagError
 from rag.evaluate.metrics import percentile
-from rag.index.build import IndexParams, embed_text, load_index, write_index
-from rag.index.store import FLAT, FaissStore, StoreParams
-from rag.ingest.chunking import Chunk
+from rag.index.build import IndexParams, write_index
+from rag.index.faiss_store import FaissStore
+from rag.index.load import load_index
+from rag.index.store import FLAT, StoreParams
+from rag.ingest.chunking import Chunk, embed_text
 from rag.ingest.documents import Document
 from rag.settings import Settings
 
@@ -147,12 +149,20 @@ def loadavg() -> float | None:
         return None
 
 
-def _embedder(spec: ScaleSpec) -> Any:
-    from rag.embed.embedder import E5Embedder, HashEmbedder
+def _settings(spec: ScaleSpec) -> Settings:
+    """The settings a worker process runs with (what of them the spec carries)."""
+    return Settings(
+        home=Path(spec.models_dir).parent,
+        embedder=spec.embedder,
+        threads=spec.threads,
+        dense_weight=spec.dense_weight,
+    ).validate()
 
-    if spec.embedder == "hash":
-        return HashEmbedder()
-    return E5Embedder(Path(spec.models_dir), threads=spec.threads)
+
+def _embedder(spec: ScaleSpec) -> Any:
+    from rag.pipeline import make_embedder
+
+    return make_embedder(_settings(spec))
 
 
 def build(spec: ScaleSpec) -> dict[str, Any]:
@@ -179,7 +189,7 @@ def build(spec: ScaleSpec) -> dict[str, Any]:
 
 def query(spec: ScaleSpec) -> dict[str, Any]:
     """Hybrid query latency (warm), memory, and recall of the store against exact search."""
-    from rag.retrieve.retriever import Retriever
+    from rag.pipeline import make_retriever
 
     embedder = _embedder(spec)
     if hasattr(embedder, "warm_up"):
@@ -187,7 +197,7 @@ def query(spec: ScaleSpec) -> dict[str, Any]:
     query_vectors = np.stack([embedder.embed_query(q) for q in spec.questions])
     rss_before = rss_mb()
     index = load_index(Path(spec.work), embedder.model_id)
-    retriever = Retriever(index, embedder, spec.dense_weight)
+    retriever = make_retriever(_settings(spec), embedder, index)
     retriever.search(spec.questions[0], spec.top_k)  # loads the store and BM25
     rss_loaded = rss_mb()
     for q in spec.questions[:WARM_UP]:
@@ -198,12 +208,12 @@ def query(spec: ScaleSpec) -> dict[str, Any]:
     for repeat in range(spec.repeats):
         for q in spec.questions:
             t0 = time.perf_counter()
-            hits = retriever.search(q, spec.top_k)
+            search = retriever.search(q, spec.top_k)
             latencies.append(time.perf_counter() - t0)
             for key in parts:
-                parts[key].append(retriever.last_timings.get(key, 0.0))
+                parts[key].append(search.timings.get(key, 0.0))
             if repeat == 0:
-                found.append([h.position for h in hits])
+                found.append([h.position for h in search.hits])
     result: dict[str, Any] = {
         "store": index.store.kind,
         "queries": len(latencies),
@@ -240,7 +250,9 @@ def _recall(
 
     out: dict[str, Any] = {"recall_vs_exact": recall_at_10()}
     index.store = exact
-    fused_exact = [[h.position for h in retriever.search(q, spec.top_k)] for q in spec.questions]
+    fused_exact = [
+        [h.position for h in retriever.search(q, spec.top_k).hits] for q in spec.questions
+    ]
     index.store = store
     same = sum(set(a) == set(b) for a, b in zip(fused, fused_exact, strict=True))
     out["hybrid_same_top_k"] = round(same / len(spec.questions), 4)

@@ -9,9 +9,18 @@ from typing import Annotated, Any
 
 import typer
 
-# rag.cli.app imports this module to register the command, so its helpers are imported inside
-# the functions.
-from rag.cli.options import IndexOpt, JsonOpt, NoLlmOpt, TopKOpt, alerts, err, out
+from rag.cli.options import (
+    IndexOpt,
+    JsonOpt,
+    NoLlmOpt,
+    TopKOpt,
+    alerts,
+    err,
+    out,
+    say,
+    settings_for,
+    user_errors,
+)
 
 RUNS = Path("eval") / "runs"
 
@@ -66,14 +75,19 @@ def eval_cmd(
         return
     from rich.progress import Progress
 
-    from rag.cli.app import _embedder, _generator, _settings, _user_errors
     from rag.evaluate.runner import export_squad, load_eval_file, run_retrieval, sample_questions
-    from rag.index.build import build_index, load_index
-    from rag.retrieve.retriever import Retriever
+    from rag.pipeline import (
+        index_folder,
+        make_answerer,
+        make_embedder,
+        make_generator,
+        make_retriever,
+        open_index,
+    )
 
-    with _user_errors():
-        settings = _settings(index=index_dir, top_k=top_k, dense_weight=dense_weight)
-        embedder = _embedder(settings, lambda msg: err.print(msg, highlight=False))
+    with user_errors():
+        settings = settings_for(index=index_dir, top_k=top_k, dense_weight=dense_weight)
+        embedder = make_embedder(settings, say)
         index_path = settings.index
         built = None
         with Progress(console=err, disable=as_json or not err.is_terminal) as bar:
@@ -82,18 +96,16 @@ def eval_cmd(
                 corpus, eval_file, paragraphs, _ = export_squad(drcd, work, limit)
                 index_path = work / "index"
                 task = bar.add_task(f"Indexing {paragraphs} paragraphs", total=None)
-                built = build_index(
-                    corpus,
-                    index_path,
-                    embedder,
-                    settings.chunk_chars,
-                    settings.chunk_overlap,
+                built = index_folder(
+                    settings,
+                    corpus=corpus,
+                    index_dir=index_path,
                     progress=lambda d, t: bar.update(task, completed=d, total=t),
-                    store_params=settings.store_params(),
+                    embedder=embedder,
                 )
-            loaded = load_index(index_path, embedder.model_id)
+            loaded = open_index(settings, embedder, index_path)
             questions = load_eval_file(eval_file, loaded.manifest["documents"])
-            retriever = Retriever(loaded, embedder, settings.dense_weight)
+            retriever = make_retriever(settings, embedder, loaded)
             task = bar.add_task("Retrieving", total=len(questions))
             run = run_retrieval(
                 retriever,
@@ -102,12 +114,12 @@ def eval_cmd(
                 progress=lambda d, t: bar.update(task, completed=d),
             )
             if not retrieval_only:
-                from rag.answer.answerer import Answerer
                 from rag.evaluate.runner import AnswerFirst, run_answers
 
                 asked = questions if sample is None else sample_questions(questions, sample)
                 reader: Any = AnswerFirst(retriever, asked) if answer_first else retriever
-                answerer = Answerer.from_settings(reader, _generator(settings, no_llm), settings)
+                generator = make_generator(settings, no_llm=no_llm, on_fallback=_fallback)
+                answerer = make_answerer(settings, reader, generator)
                 task = bar.add_task("Answering", total=len(asked))
                 run["answers"] = run_answers(
                     answerer, asked, progress=lambda d, t: bar.update(task, completed=d)
@@ -152,6 +164,10 @@ def eval_cmd(
     _print_metrics(run, settings.top_k)
     if "answers" in run:
         _print_answer_metrics(run["answers"])
+
+
+def _fallback(message: str) -> None:
+    err.print(f"[yellow]Notice:[/yellow] {message}", highlight=False)
 
 
 def _cells(m: dict[str, Any], keys: list[str]) -> list[str]:
@@ -207,10 +223,9 @@ def _print_metrics(run: dict[str, Any], k: int) -> None:
 def _compare(path_a: Path, path_b: Path, as_json: bool) -> None:
     from rich.table import Table
 
-    from rag.cli.app import _user_errors
     from rag.evaluate.runner import compare_runs, load_run
 
-    with _user_errors():
+    with user_errors():
         diff = compare_runs(load_run(path_a), load_run(path_b))
     if as_json:
         out.print_json(json.dumps(diff, ensure_ascii=False))

@@ -1,13 +1,19 @@
-"""What the CLI modules share: the consoles (so that --quiet reaches every command) and the
-option types that several commands take."""
+"""What the CLI modules share: the consoles (so that --quiet reaches every command), the
+option types that several commands take, and turning errors into messages and exit codes."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+
+from rag.errors import QueryError, RagError
+from rag.settings import Settings, load_settings
 
 out = Console(soft_wrap=True)
 # Progress bars and notices; --quiet silences this console.
@@ -27,3 +33,63 @@ ModelOpt = Annotated[
 NoLlmOpt = Annotated[
     bool, typer.Option("--no-llm", help="Answer with the best retrieved sentences, no model.")
 ]
+
+
+log = logging.getLogger("rag.cli")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a RagError into one line on stderr and its exit code."""
+    try:
+        yield
+    except RagError as exc:
+        alerts.print(f"[red]Error:[/red] {exc}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        alerts.print("Interrupted.")
+        raise typer.Exit(130) from None
+
+
+def settings_for(**overrides: Any) -> Settings:
+    """The settings with this command's flags on top (None: not given)."""
+    return load_settings(overrides)
+
+
+def say(message: str) -> None:
+    """A notice on stderr (silenced by --quiet)."""
+    err.print(message, highlight=False)
+
+
+def check_question(question: str, settings: Settings) -> str:
+    """The question stripped and cut to max_question_chars; an empty one is an error."""
+    question = question.strip()
+    if not question:
+        raise QueryError("The question is empty. Example: rag ask '主權AI是什麼？'")
+    if len(question) > settings.max_question_chars:
+        err.print(
+            f"[yellow]Note:[/yellow] the question was {len(question)} characters; only the "
+            f"first {settings.max_question_chars} are used.",
+            highlight=False,
+        )
+        question = question[: settings.max_question_chars]
+    return question
+
+
+def where(source: str, location: dict[str, object]) -> str:
+    """`report.pdf p. 3`, `deck.pptx slide 2`, or the bare source."""
+    from rag.ingest.extract.base import location_label
+
+    label = location_label(location)
+    return f"{source} {label}" if label else source
+
+
+def ms(timings: dict[str, Any]) -> str:
+    """Timings for --verbose: seconds as milliseconds, counts as they are."""
+    parts = []
+    for key, value in timings.items():
+        if isinstance(value, float) and key.endswith("_s"):
+            parts.append(f"{key[:-2]} {value * 1000:.1f} ms")
+        elif value is not None:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)

@@ -32,7 +32,13 @@ class E5Embedder:
 
     dimension = 384
 
-    def __init__(self, models_dir: Path, batch_size: int = 32, threads: int = 0):
+    def __init__(
+        self,
+        models_dir: Path,
+        batch_size: int = 32,
+        threads: int = 0,
+        on_prepare: Callable[[str], None] | None = None,
+    ):
         from rag.embed.e5convert import MODEL_ID
 
         self.model_id = MODEL_ID
@@ -42,7 +48,7 @@ class E5Embedder:
         self._model: Any = None
         self._meter: Any = None
         self._torch_threads = 0
-        self.on_prepare: Callable[[str], None] | None = None
+        self.on_prepare = on_prepare  # told about the one-time conversion
 
     @property
     def folder(self) -> Path:
@@ -60,7 +66,7 @@ class E5Embedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        from rag.generate.llama import CoreMeter
+        from rag.cores import CoreMeter
 
         self._meter = CoreMeter()
         self._set_threads()

@@ -19,7 +19,8 @@ def normalize_answer(text: str) -> str:
     """For answer matching: markers dropped, one script, folded width and case, Chinese
     numerals written in digits (一萬顆 and 1萬顆 are the same answer), only letters and
     digits."""
-    from rag.check.cite import chinese_numerals_as_digits, strip_markers
+    from rag.check.numbers import chinese_numerals_as_digits
+    from rag.check.sentences import strip_markers
     from rag.textnorm import normalize_for_match
 
     norm = chinese_numerals_as_digits(normalize_for_match(strip_markers(text)))

@@ -19,8 +19,8 @@ from rag.evaluate.metrics import (
     is_correct,
     retrieval_metrics,
 )
-from rag.index.build import embed_text
-from rag.retrieve.retriever import Hit, Retriever, overlaps, rank_documents
+from rag.ingest.chunking import embed_text
+from rag.retrieve.retriever import Hit, Retriever, Search, overlaps, rank_documents
 from rag.textnorm import spaceless
 
 __all__ = [
@@ -114,7 +114,7 @@ def run_retrieval(
     for i, q in enumerate(questions):
         started = time.perf_counter()
         # Ask for extra chunks so that k distinct documents are usually present.
-        hits = retriever.search(q.question, k * 4)
+        hits = retriever.search(q.question, k * 4).hits
         seconds = time.perf_counter() - started
         records.append(
             {
@@ -155,11 +155,12 @@ class AnswerFirst:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._retriever, name)
 
-    def search(self, query: str, top_k: int) -> list[Hit]:
-        hits = self._retriever.search(query, top_k)
+    def search(self, query: str, top_k: int) -> Search:
+        found = self._retriever.search(query, top_k)
+        hits = found.hits
         asked = next((q for text, q in self._questions if query.startswith(text)), None)
         if asked is None or not hits:
-            return hits
+            return found
         wanted = [a for a in map(spaceless, asked.answers) if a]
 
         def holds(hit: Hit) -> bool:
@@ -167,12 +168,14 @@ class AnswerFirst:
             return hit.source in asked.gold_sources and any(a in text for a in wanted)
 
         if holds(hits[0]):
-            return hits
-        best = next((h for h in self._retriever.search(query, self.pool) if holds(h)), None)
+            return found
+        pool = self._retriever.search(query, self.pool).hits
+        best = next((h for h in pool if holds(h)), None)
         if best is None:
-            return hits
+            return found
         rest = [h for h in hits if not overlaps(h.chunk, best.chunk)][: top_k - 1]
-        return [replace(h, rank=i) for i, h in enumerate([best, *rest], start=1)]
+        moved = [replace(h, rank=i) for i, h in enumerate([best, *rest], start=1)]
+        return replace(found, hits=moved)
 
 
 def run_answers(

@@ -1,17 +1,16 @@
-"""Generators: chat messages in, a stream of text pieces out. llama.cpp loads lazily."""
+"""The in-process answer model: a GGUF run by llama-cpp-python, loaded lazily, kept loaded."""
 
 from __future__ import annotations
 
 import logging
-import math
-import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from rag.cores import available_cores, idle_cores
 from rag.errors import ModelError
+from rag.generate.base import GenerationTimings, Messages, OnDone
 from rag.generate.provision import (
     DEFAULT_MODEL_FILE,
     DEFAULT_MODEL_LICENSE,
@@ -20,7 +19,6 @@ from rag.generate.provision import (
     inspect_gguf,
 )
 
-Messages = list[dict[str, str]]
 log = logging.getLogger(__name__)
 
 LLAMA_CPP_MISSING = (
@@ -30,117 +28,6 @@ LLAMA_CPP_MISSING = (
     "needed)."
 )
 _SENTINEL = "\ue000"  # private-use character: marks where the first non-system message starts
-
-
-class Generator(Protocol):
-    """The contract the answer stage relies on: messages in, token stream out, greedy."""
-
-    def model_info(self) -> dict[str, Any]: ...
-
-    def stream(
-        self,
-        messages: Messages,
-        max_tokens: int,
-        stop: list[str] | None = None,
-        reuse_prompt: bool = False,
-    ) -> Iterator[str]:
-        """`reuse_prompt`: the caller asks again with a prompt that begins like the previous
-        call's (a retry of the same question); an implementation may keep the work the two
-        share instead of starting from a clean state."""
-        ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-
-@dataclass(frozen=True)
-class GenerationTimings:
-    """How the last `stream` call went. Times are wall-clock seconds from the call."""
-
-    prompt_tokens: int  # the whole prompt after the chat template
-    cached_tokens: int  # of those, not evaluated again: the system part kept from before
-    tokens: int  # tokens sampled, including the end-of-turn token
-    ttft_s: float  # until the first text piece
-    generate_s: float  # until the stream ended
-    tokens_per_s: float  # decoding speed after the first token
-    threads: int  # llama.cpp threads used
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
-
-
-def available_cores() -> int:
-    """Cores this process may run on (respects CPU affinity, e.g. in containers)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _cpu_jiffies() -> tuple[int, int]:
-    with open("/proc/stat", encoding="ascii") as stat:
-        values = [int(v) for v in stat.readline().split()[1:9]]
-    idle = values[3] + values[4]  # idle + iowait; steal counts as busy: the CPU is not ours
-    return sum(values) - idle, sum(values)
-
-
-def idle_cores(window_s: float = 0.1) -> int:
-    """Cores not kept busy by other processes right now (all of them if unknown, at least 1).
-
-    llama.cpp's threads wait for each other at every layer; if one of them has to share its
-    core with another busy process, generation gets 20-50x slower (measured: 0.3 vs 7 tokens/s
-    on 2 cores with one other busy process). One thread fewer only costs about half.
-    """
-    cores = available_cores()
-    machine = os.cpu_count() or cores
-    try:
-        own0, (busy0, total0) = time.process_time(), _cpu_jiffies()
-        time.sleep(window_s)
-        own1, (busy1, total1) = time.process_time(), _cpu_jiffies()
-        tick = os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
-        return cores
-    return _idle(cores, machine, (own1 - own0) * tick, busy1 - busy0, total1 - total0)
-
-
-def _idle(cores: int, machine: int, own: float, busy: int, total: int) -> int:
-    """Idle cores from jiffy deltas: all machine jiffies, the busy ones, our own."""
-    if total <= 0:
-        return cores
-    # Our own threads may still be spinning after the last call: that is not competition.
-    others = max(0.0, busy - own) / total * machine
-    return max(1, min(cores, machine - math.ceil(others - 0.2)))
-
-
-class CoreMeter:
-    """`idle_cores` for frequent short calls (embedding a question): measured over the time
-    since the previous measurement, at most once per `interval_s`, so that no call waits
-    except the first. Torch's threads stall like llama.cpp's when a core is taken: one query
-    took 1.9 s on 2 threads against 0.19 s on 1 with other processes busy (measured)."""
-
-    def __init__(self, interval_s: float = 1.0):
-        self.interval_s = interval_s
-        self._last: tuple[float, float, int, int] | None = None  # when, own s, busy, total
-        self._cores = available_cores()
-
-    def __call__(self) -> int:
-        now = time.monotonic()
-        if self._last is not None and now - self._last[0] < self.interval_s:
-            return self._cores
-        try:
-            if self._last is None:
-                self._cores = idle_cores()
-            own, (busy, total) = time.process_time(), _cpu_jiffies()
-            tick = os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError, AttributeError):
-            return self._cores
-        if self._last is not None:
-            _, own0, busy0, total0 = self._last
-            machine = os.cpu_count() or available_cores()
-            self._cores = _idle(
-                available_cores(), machine, (own - own0) * tick, busy - busy0, total - total0
-            )
-        self._last = (now, own, busy, total)
-        return self._cores
 
 
 class LlamaGenerator:
@@ -175,7 +62,6 @@ class LlamaGenerator:
         self._threads = 0
         self._gguf: GgufInfo | None = None
         self.load_s: float | None = None
-        self.last_timings: GenerationTimings | None = None
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -339,6 +225,7 @@ class LlamaGenerator:
         max_tokens: int,
         stop: list[str] | None = None,
         reuse_prompt: bool = False,
+        on_done: OnDone | None = None,
     ) -> Iterator[str]:
         """Yield the answer's text pieces as they are generated (greedy, temperature 0).
         Every call starts from the same state (only the system part is kept), so an answer
@@ -391,7 +278,7 @@ class LlamaGenerator:
             total = time.perf_counter() - start
             ttft = total if first is None else first
             decode = total - ttft
-            self.last_timings = GenerationTimings(
+            timings = GenerationTimings(
                 prompt_tokens=len(tokens),
                 cached_tokens=cached,
                 tokens=sampled,
@@ -400,4 +287,6 @@ class LlamaGenerator:
                 tokens_per_s=(sampled - 1) / decode if sampled > 1 and decode > 0 else 0.0,
                 threads=self._threads,
             )
-            log.debug("generation: %s", self.last_timings)
+            log.debug("generation: %s", timings)
+            if on_done is not None:
+                on_done(timings)

@@ -1,9 +1,11 @@
-"""The index on disk: build (incremental, atomic, locked) and load (checked against a manifest).
+"""Building the index: incremental (only changed files re-read, only new text embedded),
+atomic and locked.
 
 Layout: `<index>/CURRENT` names the live build folder `<index>/build-*/`, which holds
-`manifest.json`, `chunks.jsonl`, `vectors.npy`, the FAISS file and the BM25 folder. A build is
-written beside the live one and switched in by replacing CURRENT, so an interrupted build
-leaves the previous index untouched.
+`manifest.json`, `chunks.jsonl`, `vectors.npy`, the vector store (a FAISS file, or a
+collection its manifest names) and the BM25 folder. A build is written beside the live one and
+switched in by replacing CURRENT, so a failed or interrupted build leaves the previous index
+in use; what a replaced build kept outside its folder is dropped after the switch.
 """
 
 from __future__ import annotations
@@ -29,21 +31,26 @@ from rag.errors import (
     CorpusError,
     IndexCorruptError,
     IndexLockedError,
-    IndexMismatchError,
-    IndexMissingError,
     IndexWriteError,
 )
-from rag.index.aliases import ALIASES_FILE, Aliases, mine_aliases
+from rag.index.aliases import Aliases, mine_aliases
+from rag.index.backends import store_backend
 from rag.index.lexical import TOKENIZER_ID, BM25Index
-from rag.index.store import FaissStore, StoreParams
-from rag.ingest.chunking import SPLITTER_VERSION, Chunk, chunk_documents
+from rag.index.load import (
+    DOCUMENTS_FILE,
+    FORMAT_VERSION,
+    current_build,
+    read_chunks,
+    read_documents,
+    read_manifest,
+    store_params_of,
+)
+from rag.index.store import StoreBackend, StoreParams, backend_name
+from rag.ingest.chunking import SPLITTER_VERSION, Chunk, chunk_documents, embed_text
 from rag.ingest.documents import Document, document_record, extracted_from_record, load_corpus
-from rag.ingest.extract import Extracted, ExtractOptions, Location, locate
+from rag.ingest.extract import Extracted, ExtractOptions
 
 log = logging.getLogger(__name__)
-# 2: chunks carry page/slide/section; documents.jsonl keeps each document's extracted text.
-FORMAT_VERSION = 2
-DOCUMENTS_FILE = "documents.jsonl"
 BM25_K1 = 1.2
 BM25_B = 0.75
 
@@ -79,171 +86,14 @@ class BuildReport:
     path: str = ""
 
 
-def embed_text(chunk: Chunk) -> str:
-    """What the embedder and BM25 see: the span, preceded by its table header if any."""
-    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
-
-
-def _unreadable(what: str, exc: BaseException) -> IndexCorruptError:
-    """A part of the index that cannot be read, and the fix."""
-    return IndexCorruptError(f"Cannot read {what} ({exc}). Rebuild it with `rag index --rebuild`.")
-
-
-class Index:
-    """A loaded index: chunk records, the vector store and the BM25 index."""
-
-    def __init__(self, folder: Path, manifest: dict[str, Any], chunks: list[Chunk]):
-        self.folder = folder
-        self.manifest = manifest
-        self.chunks = chunks
-        self._store: FaissStore | None = None
-        self._vectors: np.ndarray | None = None
-        self._bm25: BM25Index | None = None
-        self._documents: dict[str, dict[str, Any]] | None = None
-        self._aliases: Aliases | None = None
-
-    @property
-    def store(self) -> FaissStore:
-        if self._store is None:
-            self._store = FaissStore.load(self.folder, self.manifest.get("store"))
-        return self._store
-
-    @store.setter
-    def store(self, store: FaissStore) -> None:
-        """Search another store of the same vectors (`rag bench` compares HNSW with exact)."""
-        self._store = store
-
-    @property
-    def bm25(self) -> BM25Index:
-        if self._bm25 is None:
-            try:
-                self._bm25 = BM25Index.load(self.folder / "bm25")
-            except (OSError, ValueError, KeyError) as exc:
-                raise _unreadable(f"the lexical index in {self.folder / 'bm25'}", exc) from None
-        return self._bm25
-
-    @property
-    def aliases(self) -> Aliases:
-        """Second names the documents give for things (rag.index.aliases), for widening searches."""
-        if self._aliases is None:
-            try:
-                self._aliases = Aliases.load(self.folder)
-            except (OSError, ValueError, TypeError) as exc:
-                raise _unreadable(str(self.folder / ALIASES_FILE), exc) from None
-        return self._aliases
-
-    def vectors(self) -> np.ndarray:
-        if self._vectors is None:
-            path = self.folder / "vectors.npy"
-            try:
-                vectors = np.load(path, mmap_mode="r")  # checks header and size, reads lazily
-            except (OSError, ValueError, EOFError) as exc:
-                # NumPy's advice for a damaged file (load it with allow_pickle) is not for users.
-                reason = "not a NumPy array file" if isinstance(exc, ValueError) else exc
-                raise IndexCorruptError(
-                    f"Cannot read the vectors {path} ({reason}). "
-                    "Rebuild with `rag index --rebuild`."
-                ) from None
-            if vectors.shape != (len(self.chunks), self.manifest["params"]["dimension"]):
-                raise IndexCorruptError(
-                    f"The vectors {path} have shape {vectors.shape}, expected "
-                    f"{len(self.chunks)} x {self.manifest['params']['dimension']}. "
-                    "Rebuild with `rag index --rebuild`."
-                )
-            self._vectors = vectors
-        return self._vectors
-
-    @property
-    def documents(self) -> dict[str, dict[str, Any]]:
-        """Each document's record: extracted text, location map, metadata."""
-        if self._documents is None:
-            self._documents = {r["id"]: r for r in _read_documents(self.folder)}
-        return self._documents
-
-    def document_text(self, doc_id: str) -> str:
-        """The extracted text that chunk and citation offsets point into."""
-        return str(self.documents[doc_id]["text"])
-
-    def location(self, doc_id: str, offset: int) -> dict[str, object]:
-        """Page, slide and/or section of a character offset in a document (may be empty)."""
-        record = self.documents.get(doc_id)
-        if record is None:
-            return {}
-        found = locate([Location.from_row(row) for row in record["locations"]], offset)
-        return found.describe() if found else {}
-
-
-def _current_build(index_dir: Path, strict: bool = False) -> Path | None:
-    """The live build folder; None if there is none. `strict`: a CURRENT that is unreadable
-    or names a missing folder is an IndexCorruptError instead."""
-    pointer = index_dir / "CURRENT"
-    if not pointer.is_file():
-        return None
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        if not strict:
-            return None
-        raise IndexCorruptError(
-            f"Cannot read {pointer} ({exc}). Rebuild with `rag index --rebuild`."
-        ) from None
-    build = index_dir / name
-    if name and "/" not in name and build.is_dir():
-        return build
-    if strict:
-        raise IndexCorruptError(
-            f"{pointer} names the build {name!r}, which is not in {index_dir}. "
-            "Rebuild with `rag index --rebuild`."
-        )
-    return None
-
-
-def _read_manifest(build: Path) -> dict[str, Any]:
-    path = build / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(
-            f"Cannot read index manifest {path} ({exc}). Rebuild with `rag index --rebuild`."
-        ) from None
-    if not isinstance(manifest, dict) or "format_version" not in manifest:
-        raise IndexCorruptError(
-            f"Index manifest {path} is not a sovereign-rag manifest. "
-            "Rebuild with `rag index --rebuild`."
-        )
-    return manifest
-
-
-def _read_chunks(build: Path) -> list[Chunk]:
-    path = build / "chunks.jsonl"
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return [Chunk(**json.loads(line)) for line in fh if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
-        raise IndexCorruptError(
-            f"Cannot read chunk records {path} ({exc}). Rebuild with `rag index --rebuild`."
-        ) from None
-
-
-def _read_documents(build: Path) -> list[dict[str, Any]]:
-    path = build / DOCUMENTS_FILE
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(
-            f"Cannot read document texts {path} ({exc}). Rebuild with `rag index --rebuild`."
-        ) from None
-
-
 def _previous_extractions(index_dir: Path) -> dict[str, Extracted]:
     """Extractions in the live build keyed by the file bytes' sha256: unchanged files are
     not parsed again."""
-    build = _current_build(index_dir)
+    build = current_build(index_dir)
     if build is None:
         return {}
     try:
-        records = _read_documents(build)
+        records = read_documents(build)
     except IndexCorruptError:
         return {}  # an unreadable old build only costs re-extraction
     cache = {}
@@ -257,60 +107,20 @@ def _previous_extractions(index_dir: Path) -> dict[str, Extracted]:
     return cache
 
 
-def load_index(index_dir: Path, embedding_model: str | None = None) -> Index:
-    """Open the live build, checking format version and (if given) the embedding model."""
-    build = _current_build(index_dir, strict=True)
-    if build is None:
-        raise IndexMissingError(
-            f"No index in {index_dir}. Run `rag index` first (or pass --index DIR)."
-        )
-    manifest = _read_manifest(build)
-    if manifest["format_version"] != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"Index {index_dir} has format version {manifest['format_version']}, this "
-            f"sovereign-rag {__version__} reads version {FORMAT_VERSION}. "
-            "Run `rag index --rebuild`."
-        )
-    built_with = manifest.get("params", {}).get("embedding_model")
-    if embedding_model is not None and built_with != embedding_model:
-        raise IndexMismatchError(
-            f"Index {index_dir} was built with embedding model '{built_with}', but the "
-            f"configured model is '{embedding_model}'. Run `rag index --rebuild`."
-        )
-    started = time.perf_counter()
-    chunks = _read_chunks(build)
-    log.debug(
-        "loaded %s: %d chunks, %s, built %s (%.1f ms)",
-        build,
-        len(chunks),
-        built_with,
-        manifest.get("built_at"),
-        (time.perf_counter() - started) * 1000,
-    )
-    if len(chunks) != manifest.get("chunks"):
-        raise IndexCorruptError(
-            f"Index {index_dir} lists {manifest.get('chunks')} chunks but holds {len(chunks)}. "
-            "Rebuild with `rag index --rebuild`."
-        )
-    index = Index(build, manifest, chunks)
-    index.vectors()  # a damaged vector file is reported now, not in the middle of a search
-    return index
-
-
 def _previous_vectors(index_dir: Path, params: IndexParams) -> dict[str, np.ndarray]:
     """Vectors of the live build keyed by embedded text, if they came from the same model."""
-    build = _current_build(index_dir)
+    build = current_build(index_dir)
     if build is None:
         return {}
     try:
-        manifest = _read_manifest(build)
+        manifest = read_manifest(build)
         old = manifest.get("params", {})
         if (old.get("embedding_model"), old.get("dimension")) != (
             params.embedding_model,
             params.dimension,
         ):
             return {}
-        chunks = _read_chunks(build)
+        chunks = read_chunks(build)
         vectors = np.load(build / "vectors.npy")
     except (IndexCorruptError, OSError, ValueError):
         return {}  # an unreadable old build only costs re-embedding
@@ -400,10 +210,10 @@ def build_index(
     )
     with _Lock(index_dir):
         old_docs: dict[str, Any] = {}
-        build = _current_build(index_dir)
+        build = current_build(index_dir)
         if build is not None:
             try:
-                old_docs = _read_manifest(build).get("documents", {})
+                old_docs = read_manifest(build).get("documents", {})
             except IndexCorruptError:
                 old_docs = {}
         vector_cache = {} if rebuild else _previous_vectors(index_dir, params)
@@ -483,7 +293,7 @@ def write_index(
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
     with _Lock(index_dir):
-        previous = _current_build(index_dir)
+        previous = current_build(index_dir)
         return _publish(
             index_dir, previous, documents, chunks, vectors, params, store_params, started
         )
@@ -502,9 +312,11 @@ def _publish(
     """Write a build beside the live one, switch CURRENT to it, remove the old one."""
     name = f"build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
     tmp = index_dir / f".{name}.partial"
+    backend = store_backend(store_params or StoreParams())
+    store: dict[str, Any] | None = None
     try:
         tmp.mkdir()
-        store = _write_build(tmp, chunks, vectors, params, store_params)
+        store = _write_build(tmp, chunks, vectors, params, backend)
         Aliases(mine_aliases([d.text for d in documents], [c.text for c in chunks])).save(tmp)
         with (tmp / DOCUMENTS_FILE).open("w", encoding="utf-8") as fh:
             for doc in documents:
@@ -520,15 +332,36 @@ def _publish(
         os.replace(pointer, index_dir / "CURRENT")
         log.debug("wrote %s and switched CURRENT to it", final)
     except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp, backend, store)
         raise _write_error(index_dir, exc) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp, backend, store)
         raise
     if previous is not None and previous != final:
+        _drop_store(previous)
         shutil.rmtree(previous, ignore_errors=True)
     _remove_stale_partials(index_dir, keep=final)
     return final
+
+
+def _discard(folder: Path, backend: StoreBackend, store: dict[str, Any] | None) -> None:
+    """Remove a build that failed, with what its store wrote elsewhere."""
+    if store is not None:
+        try:
+            backend.drop(folder, store)
+        except Exception as exc:  # the build failed already; say so, not this
+            log.warning("could not drop the failed build's vector store: %s", exc)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drop_store(build: Path) -> None:
+    """Drop what a replaced build's store kept outside its folder (a collection)."""
+    try:
+        described = read_manifest(build).get("store")
+        if backend_name(described) != "faiss" and isinstance(described, dict):
+            store_backend(store_params_of(described)).drop(build, described)
+    except Exception as exc:  # the new build is live: an old collection left is only waste
+        log.warning("could not drop the vector store of the replaced build %s: %s", build, exc)
 
 
 def _remove_stale_partials(index_dir: Path, keep: Path) -> None:
@@ -542,19 +375,20 @@ def _write_build(
     chunks: list[Chunk],
     vectors: np.ndarray,
     params: IndexParams,
-    store_params: StoreParams | None = None,
+    backend: StoreBackend,
 ) -> dict[str, Any]:
     """Write chunk records, vectors, the vector store and BM25; returns the store's record."""
     with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
         for chunk in chunks:
             fh.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
     np.save(folder / "vectors.npy", vectors)
-    store = FaissStore.build(vectors, store_params)
-    store.save(folder)
+    store = backend.build(vectors, folder)
+    described: dict[str, Any] = store.describe()
+    store.close()
     bm25_dir = folder / "bm25"
     bm25_dir.mkdir()
     BM25Index.build([embed_text(c) for c in chunks], params.bm25_k1, params.bm25_b).save(bm25_dir)
-    return store.describe()
+    return described
 
 
 def _manifest(

@@ -3,134 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
-import re
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.textnorm import HAN, normalize_for_match
+from rag.segment import CJK_RUN, QUERY_STOPWORDS, WORD, jieba_tokenizer
+from rag.textnorm import normalize_for_match
 
 TOKENIZER_ID = "t2s-jieba-bigram-v1"
-_CJK_RUN = re.compile(f"[{HAN}]+")
-_WORD = re.compile(f"[0-9a-z]+(?:[.\\-_][0-9a-z]+)*|[{HAN}]+")
-# Question words and particles carry no topic; dropping them from queries keeps BM25 from
-# preferring passages that merely contain 什么 or 哪. Simplified forms: queries are t2s'd first.
-QUERY_STOPWORDS = frozenset(
-    [
-        "什么",
-        "甚么",
-        "哪",
-        "哪个",
-        "哪些",
-        "哪里",
-        "哪儿",
-        "哪一",
-        "哪位",
-        "哪家",
-        "哪年",
-        "谁",
-        "如何",
-        "怎么",
-        "怎样",
-        "为何",
-        "为什么",
-        "多少",
-        "几",
-        "几个",
-        "是否",
-        "吗",
-        "呢",
-        "吧",
-        "的",
-        "了",
-        "是",
-        "在",
-        "有",
-        "和",
-        "与",
-        "及",
-        "请问",
-        "请",
-        "一下",
-        "那个",
-        "这个",
-        "那些",
-        "这些",
-        "说",
-        "提到",
-        "文中",
-        "文章",
-        "根据",
-        "资料",
-        "何",
-        "何时",
-        "何者",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "the",
-        "a",
-        "an",
-        "of",
-        "in",
-        "on",
-        "to",
-        "for",
-        "does",
-        "do",
-        "did",
-        "by",
-        "and",
-        "or",
-        "with",
-        "about",
-        "according",
-    ]
-)
-
-
-@lru_cache(maxsize=1)
-def jieba_tokenizer() -> Any:
-    """One initialised jieba tokenizer for the process (its dictionary takes ~1 s to load)."""
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    tokenizer.initialize()
-    return tokenizer
-
-
-@lru_cache(maxsize=1)
-def pos_tagger() -> Any:
-    """jieba's part-of-speech tagger on the shared tokenizer."""
-    import jieba.posseg
-
-    return jieba.posseg.POSTokenizer(jieba_tokenizer())
-
-
-def segment(text: str) -> list[str]:
-    """jieba words of the normalised (Simplified, lower-case) text, ASCII words kept whole."""
-    words: list[str] = []
-    for piece in _WORD.findall(normalize_for_match(text)):
-        if _CJK_RUN.fullmatch(piece):
-            words.extend(w for w in jieba_tokenizer().lcut(piece) if w.strip())
-        else:
-            words.append(piece)
-    return words
 
 
 def tokenize(text: str, *, query: bool = False) -> list[str]:
@@ -140,8 +22,8 @@ def tokenize(text: str, *, query: bool = False) -> list[str]:
     """
     norm = normalize_for_match(text)
     tokens: list[str] = []
-    for piece in _WORD.findall(norm):
-        if _CJK_RUN.fullmatch(piece):
+    for piece in WORD.findall(norm):
+        if CJK_RUN.fullmatch(piece):
             words = [w for w in jieba_tokenizer().lcut(piece) if w.strip()]
             if query:
                 words = [w for w in words if w not in QUERY_STOPWORDS]

@@ -237,3 +237,8 @@ def _make_chunk(
 
 def chunk_documents(docs: list[Document], target_chars: int, overlap: int) -> list[Chunk]:
     return [c for doc in docs for c in chunk_document(doc, target_chars, overlap)]
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the embedder and BM25 see: the span, preceded by its table header if any."""
+    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text

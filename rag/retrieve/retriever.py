@@ -1,20 +1,22 @@
-"""Hybrid retrieval: dense (FAISS) and BM25, fused by weighted z-scores, overlaps removed."""
+"""Hybrid retrieval over one loaded index: dense and BM25 candidates, fused by weighted
+z-scores (rag.retrieve.fusion), overlapping passages removed. A search returns what it
+searched (other names, timings) with its hits; nothing of a query is kept on the retriever."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.embed.embedder import Embedder
 from rag.errors import QueryError
-from rag.index.build import Index
+from rag.index.load import Index
 from rag.ingest.chunking import Chunk
-from rag.textnorm import HAN, has_han
+from rag.retrieve.fusion import fuse, top_positions
+from rag.textnorm import has_han
 
 CANDIDATES = 50  # per side, before fusion
 
@@ -33,23 +35,21 @@ class Hit:
         return self.chunk.doc_id
 
 
-def _zscores(scores: np.ndarray) -> np.ndarray:
-    std = float(scores.std())
-    if std < 1e-9:
-        return np.zeros_like(scores)
-    return (scores - float(scores.mean())) / std
+@dataclass
+class Search:
+    """One search: its hits, best first, and what was searched besides the query."""
+
+    hits: list[Hit]
+    # Other names of things the query named (rag.index.aliases), searched for with it.
+    also_searched: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def top_positions(scores: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the n highest scores, best first, ties in position order: what a stable
-    full argsort gives, in linear time (a full sort of 100k scores cost 12 ms per query)."""
-    if len(scores) <= n:
-        return np.argsort(-scores, kind="stable")
-    kth = np.partition(scores, len(scores) - n)[len(scores) - n]  # the n-th highest score
-    above = np.flatnonzero(scores > kth)
-    ties = np.flatnonzero(scores == kth)[: n - len(above)]
-    pool = np.concatenate([above, ties])
-    return pool[np.argsort(-scores[pool], kind="stable")]
+# e5 cosine between an English sentence and a Chinese passage: below LOW is unrelated, at
+# HIGH or above the passage says the same thing. Scaled to [0, 1] to compare with overlap.
+SEMANTIC_LOW = 0.80
+SEMANTIC_HIGH = 0.88
+Similarity = Callable[[str, Sequence[str]], list[float]]
 
 
 def overlaps(a: Chunk, b: Chunk) -> bool:
@@ -105,15 +105,29 @@ class Retriever:
 
         return wait
 
-    def _is_chinese_corpus(self) -> bool:
-        """Whether most letters in (a sample of) the chunks are Chinese characters."""
-        if self._chinese_corpus is None:
-            sample = "".join(
-                c.text for c in self.index.chunks[:: max(1, len(self.index.chunks) // 300)]
-            )
-            letters = sum(ch.isalpha() for ch in sample)
-            self._chinese_corpus = len(re.findall(f"[{HAN}]", sample)) > 0.5 * max(letters, 1)
-        return self._chinese_corpus
+    @property
+    def chinese_corpus(self) -> bool:
+        """Whether the index holds a Chinese corpus (rag.index.load.CHINESE_CORPUS)."""
+        return self.index.chinese
+
+    def document_text(self, doc_id: str) -> str:
+        """The whole extracted text of a document that a hit comes from."""
+        return self.index.document_text(doc_id)
+
+    def similarity(self, hits: Sequence[Hit]) -> Similarity | None:
+        """Cross-language support: e5 cosine of a sentence against these hits' chunks, scaled
+        to [0, 1]; None without an embedder or for hits from elsewhere."""
+        embedder = self.embedder
+        if embedder is None or any(h.position < 0 for h in hits):
+            return None
+        vectors = np.asarray(self.index.vectors()[[h.position for h in hits]])
+
+        def similarity(sentence: str, _passages: Sequence[str]) -> list[float]:
+            cosines = vectors @ embedder.embed_query(sentence)
+            scaled = (cosines - SEMANTIC_LOW) / (SEMANTIC_HIGH - SEMANTIC_LOW)
+            return [float(x) for x in np.clip(scaled, 0.0, 1.0)]
+
+        return similarity
 
     def weight_for(self, query: str) -> float:
         """The dense weight for this query. A question with no Chinese characters over a
@@ -121,11 +135,11 @@ class Retriever:
         BM25; there the dense side, which crosses languages, decides alone. Only in hybrid
         mode: an explicit 0 or 1 is kept (ablations)."""
         hybrid = 0 < self.dense_weight < 1
-        if hybrid and not has_han(query) and self._is_chinese_corpus():
+        if hybrid and not has_han(query) and self.chinese_corpus:
             return 1.0
         return self.dense_weight
 
-    def search(self, query: str, top_k: int) -> list[Hit]:
+    def search(self, query: str, top_k: int) -> Search:
         """The top_k fused chunks, best first, no two overlapping in the same document."""
         if not query.strip():
             raise QueryError(
@@ -134,9 +148,9 @@ class Retriever:
         n = max(CANDIDATES, top_k * 4)
         weight = self.weight_for(query)
         t0 = time.perf_counter()
-        self.last_other_names = self.index.aliases.other_names(query)
-        if self.last_other_names:
-            query = f"{query} {' '.join(self.last_other_names)}"
+        other_names = self.index.aliases.other_names(query)
+        if other_names:
+            query = f"{query} {' '.join(other_names)}"
         candidates: set[int] = set()
         all_lexical = None
         if weight < 1:
@@ -177,27 +191,7 @@ class Retriever:
             )
             if len(hits) == top_k:
                 break
-        self.last_timings = {"lexical_s": t1 - t0, "dense_s": t2 - t1}
-        return hits
-
-
-def fuse(
-    dense: dict[int, float], lexical: dict[int, float], dense_weight: float
-) -> list[tuple[int, float]]:
-    """Weighted sum of per-side z-scores over each side's candidates, best first.
-
-    A candidate missing from one side gets that side's lowest z-score.
-    """
-    sides = []
-    for weight, scores in ((dense_weight, dense), (1 - dense_weight, lexical)):
-        if weight <= 0 or not scores:
-            continue
-        keys = list(scores)
-        z = _zscores(np.array([scores[k] for k in keys], dtype=np.float64))
-        sides.append((weight, dict(zip(keys, z.tolist(), strict=True)), float(z.min())))
-    candidates = set(dense) | set(lexical)
-    fused = {c: sum(w * zmap.get(c, floor) for w, zmap, floor in sides) for c in candidates}
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+        return Search(hits, other_names, {"lexical_s": t1 - t0, "dense_s": t2 - t1})
 
 
 def rank_documents(hits: list[Hit]) -> list[str]:

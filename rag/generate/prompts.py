@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rag.textnorm import Script
+from rag.textnorm import Script, normalize_for_match
 
 
 @dataclass(frozen=True)
@@ -157,3 +157,9 @@ def build_messages(
     lines += [prompts.passage_line.format(n=n, text=text) for n, text in passages]
     user = "\n".join(lines) + f"\n\n{prompts.question_header}{question}\n\n{prompts.rules}"
     return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+
+
+def is_refusal(text: str) -> bool:
+    """Whether a reply says the passages do not answer (one of REFUSAL_MARKERS)."""
+    norm = normalize_for_match(text)
+    return any(marker in norm for marker in REFUSAL_MARKERS)

@@ -1,0 +1,106 @@
+"""What an answer is: the text shown, its checked citations, and the record of how it was
+made (what was retrieved, searched, drafted and timed), with its JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag.check.sentences import CheckedSentence
+from rag.ingest.chunking import location
+from rag.retrieve.retriever import Hit
+from rag.textnorm import Script
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    source: str
+    start: int
+    end: int
+    text: str
+    # Where the passage is in its file (chunks never cross a page, slide or section).
+    page: int | None = None
+    slide: int | None = None
+    section: str | None = None
+
+    def location(self) -> dict[str, object]:
+        return location(self.page, self.slide, self.section)
+
+    def to_json(self) -> dict[str, object]:
+        fields = {"n": self.n, "source": self.source, "start": self.start, "end": self.end}
+        return {**fields, **self.location(), "text": self.text}
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    script: Script
+    mode: str  # "llm" or "extractive"
+    citations: list[Citation] = field(default_factory=list)
+    sentences: list[CheckedSentence] = field(default_factory=list)
+    retrieved: list[Hit] = field(default_factory=list)
+    timings: dict[str, float | None] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    raw_answer: str = ""
+    standalone_question: str | None = None
+    translated_question: str | None = None
+    also_searched: list[str] = field(default_factory=list)
+    relevance: float | None = None
+    retried: bool = False  # the model said the passages do not answer, then was asked again
+    looked_further: bool = False  # answered from the passages after the first top_k
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "translated_question": self.translated_question,
+            "also_searched": self.also_searched,
+            "answer": self.answer,
+            "refused": self.refused,
+            "script": self.script,
+            "mode": self.mode,
+            "citations": [c.to_json() for c in self.citations],
+            "sentences": [
+                {
+                    "text": s.text,
+                    "citations": s.citations,
+                    "supported": s.supported,
+                    "repaired": s.repaired,
+                    "support": round(s.support, 3),
+                }
+                for s in self.sentences
+            ],
+            "retrieved": [
+                {
+                    "n": h.rank,
+                    "source": h.source,
+                    "start": h.chunk.start,
+                    "end": h.chunk.end,
+                    **h.chunk.location(),
+                    "score": round(h.score, 4),
+                    "text": h.chunk.text,
+                }
+                for h in self.retrieved
+            ],
+            "raw_answer": self.raw_answer,
+            "retried": self.retried,
+            "looked_further": self.looked_further,
+            "relevance": None if self.relevance is None else round(self.relevance, 3),
+            "timings": self.timings,
+            "model": self.model,
+        }
+
+
+def citation_for(n: int, hit: Hit) -> Citation:
+    """Citation [n] of a retrieved passage, the whole chunk."""
+    return Citation(
+        n,
+        hit.source,
+        hit.chunk.start,
+        hit.chunk.end,
+        hit.chunk.text,
+        **hit.chunk.location(),  # type: ignore[arg-type]
+    )

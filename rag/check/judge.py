@@ -1,0 +1,83 @@
+"""The verdict on a drafted answer, decided in code: refused when the model says the
+passages do not answer, when no sentence is supported by a cited passage, or when one of the
+answer rules (rag.check.rules) finds it does not give what the question asks; unsupported
+sentences are dropped from what is kept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.check.rules import (
+    answer_type_missing,
+    asked_office,
+    asks_money,
+    named_terms,
+    names_office,
+    states_money,
+)
+from rag.check.sentences import CheckResult
+from rag.check.support import SUPPORT_THRESHOLD, Similarity, check_citations, relevance
+from rag.generate.prompts import is_refusal
+from rag.textnorm import Script, spaceless
+
+
+@dataclass
+class Verdict:
+    refused: bool
+    reason: str
+    checked: CheckResult | None = None
+    relevance: float | None = None
+
+    @property
+    def kept(self) -> CheckResult:
+        """Only the supported sentences: what the user is shown."""
+        assert self.checked is not None
+        return CheckResult(
+            [s for s in self.checked.sentences if s.supported], self.checked.dropped_markers
+        )
+
+
+def judge(
+    question: str,
+    script: Script,
+    raw: str,
+    passages: Sequence[str],
+    threshold: float = SUPPORT_THRESHOLD,
+    similarity: Similarity | None = None,
+    documents: Sequence[str] | None = None,
+) -> Verdict:
+    """Decide in code whether a model's answer stands: refused when the model says the
+    passages do not answer, when no sentence is supported by a cited passage, when the question
+    asks for a sum of money and the answer states none, or (Chinese questions) when the cited
+    passages' documents (`documents[i]`: the whole text of passage i's document) never mention
+    a term the question names, or the question asks who holds an office (「董事長是誰」) and
+    no cited passage names it. Unsupported sentences are dropped from what is kept."""
+    if not raw or is_refusal(raw):
+        return Verdict(True, "model refused")
+    checked = check_citations(raw, passages, threshold, similarity, question=question)
+    if not checked.any_supported:
+        return Verdict(True, "no supported sentence", checked)
+    kept = " ".join(s.text for s in checked.sentences if s.supported)
+    if asks_money(question) and not states_money(kept):
+        return Verdict(True, "the question asks for a sum and the answer states none", checked)
+    wanted = answer_type_missing(question, kept)
+    if wanted:
+        return Verdict(True, f"the question asks for {wanted} and the answer gives none", checked)
+    score = None
+    if script != "english":
+        cited_ns = sorted({n for s in checked.sentences for n in s.citations})
+        scope = documents if documents is not None else passages
+        seen = spaceless("".join(scope[n - 1] for n in cited_ns))
+        missing = sorted(t for t in named_terms(question) if "".join(t.split()) not in seen)
+        if missing:
+            return Verdict(True, f"the cited documents never mention {', '.join(missing)}", checked)
+        cited = [passages[n - 1] for s in checked.sentences for n in s.citations]
+        office = asked_office(question)
+        if office and not names_office(office, cited):
+            reason = f"the question asks who is {office[0]} and no cited passage names it"
+            return Verdict(True, reason, checked)
+        # Reported, not a gate: how much of the question the best cited passage covers. A
+        # floor on it refused more correct answers than inventions (eval/RESULTS.md).
+        score = max(relevance(question, p) for p in cited)
+    return Verdict(False, "supported", checked, score)

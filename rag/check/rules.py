@@ -1,0 +1,183 @@
+"""What a question asks for, and whether an answer gives it: a sum of money, a number, a
+year, a day, the holder of an office, the terms it names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.textnorm import normalize_for_match
+
+_NAMED = re.compile(r"[a-z][a-z0-9\-]+|[「《“\"]([^」》”\"]{2,20})[」》”\"]")
+
+
+def named_terms(question: str) -> set[str]:
+    """What a Chinese question names outright: Latin words (TAIDE, Humain) and quoted titles;
+    an answer about them needs passages that mention them."""
+    norm = normalize_for_match(question)
+    return {m.group(1) or m.group(0) for m in _NAMED.finditer(norm)}
+
+
+# A question that asks for a sum of money, and the words by which an answer states one.
+_ASKS_MONEY = re.compile(
+    r"多少钱|多少经费|多少预算|多少资金|(?:花了|花费)多少(?!时间|时候|天|年|个月|月|小时|分钟|秒|周|星期)|成本是多少|费用是多少|造价"
+    r"|(?:营收|收入|营业额|净利|获利)(?:是|有)?多少"
+    r"|(?:售价|价格|价钱|定价|报价|租金|票价)(?:是|为|约|大约|大概)?(?:多少|几)"
+    r"|what is the price|what does .* sell for|how much is"
+    r"|how much money|how much did .* cost|what did .* cost|how much does .* cost"
+)
+
+
+_STATES_MONEY = re.compile(
+    r"\d\s*(?:[亿万千百]|[a-z]*illion)|[元圆镑]|美金|台币|日币|\$|€|£|¥|usd|twd|ntd|eur|dollar|euro"
+    r"|[一二两三四五六七八九十百千]+\s*[亿万]"
+)
+
+
+def asks_money(question: str) -> bool:
+    return _ASKS_MONEY.search(normalize_for_match(question)) is not None
+
+
+def states_money(text: str) -> bool:
+    """Whether the text states a sum: a currency, or a number of 萬/億 (millions, billions)."""
+    return _STATES_MONEY.search(normalize_for_match(text)) is not None
+
+
+# A question that asks for a count, amount, rank or share, and what an answer to one states: a
+# numeral. 「幾」 counts only before a measure word and not after 這/那/近 (「這幾年」,
+# 「幾何」). A question that also asks who, which, why or how asks for that instead
+# (「整合成幾家大公司，為什麼不容易？」). Numbers the question itself states do not count.
+# On DRCD dev, 512 questions ask for a number or a year in these ways; the answers people
+# wrote give one, not already in the question, for 508 (run scripts/answer_types.py).
+_ASKS_NUMBER = re.compile(
+    r"多少|第几|百分之几|(?<![这那近前后来哪\d])几(?:[个名位台颗次倍种项家所年月天岁级层人只款届成])"
+    r"|how many|how much|what percentage|what percent|what share|what rank|which place"
+)
+
+
+_ASKS_OTHER = re.compile(
+    r"为什么|为何|怎么|如何|哪(?!一年|年)|谁|什么|\b(?:why|who|which|how come)\b"
+    r"|\bwhat\b(?! percent| share| rank)"
+)
+
+
+_STATES_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿半数首]+|\b(?:one|two|three|four|five|six|seven|eight"
+    r"|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion"
+    r"|dozen|several|half|first|second|third)\b"
+)
+
+
+# A question that asks for a year, and what an answer to one states.
+_ASKS_YEAR = re.compile(r"哪一年|哪年|何年|哪个年份|什么年份|which year|what year")
+
+
+_STATES_YEAR = re.compile(
+    r"\d+\s*年|\d{2,4}|[〇零一二三四五六七八九十百]+年|[〇零一二三四五六七八九十]{2,}"
+    r"|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]|[去今明前后同翌]年|年[初中底末]"
+)
+
+
+# A question that asks for a day, and what an answer to one states (a day of the month, a
+# weekday, a festival): 「2024年底」 does not say which day a law passed.
+_ASKS_DAY = re.compile(
+    r"哪一天|哪天|几月几[日号]|什么日期|哪个日期|何日|what date|which day|what day"
+)
+
+
+_STATES_DAY = re.compile(
+    r"\d+\s*[日号]|[一二三四五六七八九十廿卅]+\s*[日号]|月\s*[初廿卅一二三四五六七八九十\d]"
+    r"|\d{1,2}/\d{1,2}|\d{4}-\d{1,2}-\d{1,2}|星期|周[一二三四五六日]|礼拜|节"
+    r"|\d{1,2}(?:st|nd|rd|th)\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d"
+    r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
+)
+
+
+def _new_matches(pattern: re.Pattern[str], answer: str, question: str) -> bool:
+    """Whether the answer has a match of `pattern` the question does not (晶創26's 26 is
+    not an answer to 「晶創26有多少核心」)."""
+    asked = set(pattern.findall(question))
+    return any(m not in asked for m in pattern.findall(answer))
+
+
+def _asked_types(norm_question: str) -> list[tuple[str, re.Pattern[str]]]:
+    """What a normalised question asks for ("a year", "a day", "a number"), each with the
+    pattern of an answer that gives it."""
+    asked = []
+    if _ASKS_YEAR.search(norm_question):
+        asked.append(("a year", _STATES_YEAR))
+    if _ASKS_DAY.search(norm_question):
+        asked.append(("a day", _STATES_DAY))
+    if _ASKS_NUMBER.search(norm_question) and not _ASKS_OTHER.search(norm_question):
+        asked.append(("a number", _STATES_NUMBER))
+    return asked
+
+
+def asks_answer_type(question: str) -> bool:
+    """Whether the question asks for a number, a year or a day (see answer_type_missing)."""
+    return bool(_asked_types(normalize_for_match(question)))
+
+
+def answer_type_missing(question: str, answer: str) -> str | None:
+    """What kind of answer the question asks for and the answer does not give: a number for
+    「多少」, 「第幾」 or "how many", a year for 「哪一年」, a day for 「哪一天」. None when
+    nothing is missing."""
+    q, a = normalize_for_match(question), normalize_for_match(answer)
+    return next((kind for kind, gives in _asked_types(q) if not _new_matches(gives, a, q)), None)
+
+
+# Offices a question may ask the holder of (「台智雲的董事長是誰」), normalised, each with the
+# other ways a passage names the same office. An answer naming a person must come from a
+# passage that names the office: 「台智雲總經理吳漢章」 does not say who chairs 台智雲.
+# Founders are left out: passages say 「張之洞創建」, not 「創辦人」.
+_CHIEF_EXECUTIVE = ("执行长", "首席执行官", "行政总裁", "ceo")
+
+
+_OFFICES: dict[str, tuple[str, ...]] = {
+    "董事长": ("董事长", "董事会主席", "chairman"),
+    "总经理": ("总经理", "general manager"),
+    "执行长": _CHIEF_EXECUTIVE,
+    "首席执行官": _CHIEF_EXECUTIVE,
+    "总裁": ("总裁",),
+    "部长": ("部长",),
+    "院长": ("院长",),
+    "校长": ("校长",),
+    "市长": ("市长",),
+    "县长": ("县长",),
+    "局长": ("局长",),
+    "主任": ("主任",),
+    "秘书长": ("秘书长",),
+    "理事长": ("理事长",),
+    "会长": ("会长",),
+    "社长": ("社长",),
+    "主席": ("主席",),
+    "总统": ("总统",),
+    "总理": ("总理",),
+    "首相": ("首相",),
+}
+
+
+_ASKS_WHO = re.compile(r"谁|哪一?位|什么人|何人")
+
+
+# 「哪位美國總統」 names a kind of person, not an office to be held: exempt.
+_OFFICE_AS_KIND = re.compile(r"哪一?[位个名][^是为的]{0,6}$")
+
+
+def asked_office(question: str) -> tuple[str, ...]:
+    """The names of the office a Chinese question asks the holder of (「誰是…的董事長」),
+    normalised; empty when it asks no such thing."""
+    q = normalize_for_match(question)
+    if not _ASKS_WHO.search(q):
+        return ()
+    for office, names in _OFFICES.items():
+        at = q.find(office)
+        if at >= 0 and not _OFFICE_AS_KIND.search(q[:at]):
+            return names
+    return ()
+
+
+def names_office(office: Sequence[str], texts: Sequence[str]) -> bool:
+    """Whether any of `texts` names the office by one of its names (from asked_office)."""
+    return any(name in normalize_for_match(text) for text in texts for name in office)
