@@ -64,6 +64,9 @@ class Settings:
     # Vector store: exact search below this many chunks, HNSW from there on (see rag/store.py).
     hnsw_threshold: int = 20_000
     hnsw_ef_search: int = 256  # HNSW candidates per query: higher is better recall, slower
+    # Named answer rules to switch off, comma-separated (rag.check.catalog lists them and
+    # eval/RESULTS.md their measured effect); "" keeps all on.
+    rules_off: str = ""
     # Where a new index keeps its vectors: "faiss" (a file in the index folder) or "milvus"
     # (milvus_uri: a Milvus Lite file, by default in the index folder, or a server's
     # http(s)://host:19530 with milvus_token). An existing index is read with the store its
@@ -99,6 +102,9 @@ class Settings:
             raise ConfigError(
                 f"embedder must be one of {', '.join(EMBEDDERS)}, got {self.embedder!r}."
             )
+        from rag.check.catalog import RuleSet
+
+        RuleSet.parse(self.rules_off)  # names an unknown rule: ConfigError
         if self.store not in STORES:
             raise ConfigError(f"store must be one of {', '.join(STORES)}, got {self.store!r}.")
         if self.top_k < 1 or self.top_k > 100:

@@ -126,3 +126,14 @@ def test_independent_script_recomputes_the_reported_metrics(indexed: Path) -> No
     Path("b.json").write_text(json.dumps(run, ensure_ascii=False))
     done = subprocess.run([sys.executable, script, "b.json"], capture_output=True, text=True)
     assert done.returncode == 1 and "accuracy" in done.stdout and "MISMATCH" in done.stdout
+
+
+def test_eval_split_asks_one_half_only(indexed: Path, tmp_path: Path) -> None:
+    halves = [{**q, "split": s} for q, s in zip(QUESTIONS, ("dev", "test", "dev"), strict=True)]
+    path = tmp_path / "halves.jsonl"
+    path.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in halves) + "\n")
+    run = _eval("--eval-file", str(path), "--split", "dev", "--out", "d.json")
+    assert [r["id"] for r in run["answers"]["questions"]] == ["food", "absent"]
+    assert run["config"]["split"] == "dev"
+    wrong = runner.invoke(app, ["eval", "--index", "idx", "--eval-file", str(path), "--split", "x"])
+    assert wrong.exit_code != 0 and "--split must be dev or test" in wrong.output

@@ -20,6 +20,7 @@ from rag.answer.prompting import Prompt, build_prompt
 from rag.answer.render import refuse, translate_sentences
 from rag.answer.types import Answer, citation_for
 from rag.answer.understand import Understood, understand
+from rag.check.catalog import ALL_ON, RuleSet
 from rag.check.copying import repair_copying
 from rag.check.judge import Verdict, judge
 from rag.check.sentences import CheckResult
@@ -59,6 +60,7 @@ class Answerer:
         max_tokens: int = 256,
         threshold: float = SUPPORT_THRESHOLD,
         look_further: bool = False,
+        rules: RuleSet = ALL_ON,
     ):
         self.retriever = retriever
         self.generator = generator
@@ -66,6 +68,7 @@ class Answerer:
         self.look_further = look_further
         self.max_tokens = max_tokens
         self.threshold = threshold
+        self.rules = rules  # the named answer rules that are on (rag.check.catalog)
 
     @classmethod
     def from_settings(
@@ -77,6 +80,7 @@ class Answerer:
             settings.answer_k,
             settings.max_tokens,
             look_further=settings.look_further,
+            rules=RuleSet.parse(settings.rules_off),
         )
 
     def ask(
@@ -166,6 +170,7 @@ class Answerer:
         answer.looked_further = attempt.offset > 0
         answer.sentences = verdict.checked.sentences if verdict.checked else []
         answer.relevance = verdict.relevance
+        answer.refused_by = verdict.refused_by
         bridged = attempt.prompt.bridged
         if bridged:
             timings["draft_s"] = timings["generate_s"]
@@ -199,16 +204,21 @@ class Answerer:
         retrieved."""
         assert self.generator is not None
         prompt = build_prompt(understood.asked, understood.script, hits)
+        retry = retry and self.rules.on("retry")
         draft = draft_answer(self.generator, prompt, self.max_tokens, on_token, retry)
+        text = draft.text
+        if self.rules.on("copy_repair"):
+            # What is checked and shown, with characters miscopied from the passages put back.
+            text = repair_copying(text, [*prompt.readable, understood.asked])
         verdict = judge(
             understood.asked,
             understood.script,
-            # What is checked and shown, with characters miscopied from the passages put back.
-            repair_copying(draft.text, [*prompt.readable, understood.asked]),
+            text,
             prompt.passages,
             self.threshold,
             self.retriever.similarity(hits),
             [self.retriever.document_text(h.chunk.doc_id) for h in hits],
+            self.rules,
         )
         if offset and verdict.checked is not None:
             verdict.checked = CheckResult(

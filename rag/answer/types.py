@@ -51,6 +51,8 @@ class Answer:
     relevance: float | None = None
     retried: bool = False  # the model said the passages do not answer, then was asked again
     looked_further: bool = False  # answered from the passages after the first top_k
+    # What refused it: "model", "support" or a rule of rag.check.catalog ("" if answered).
+    refused_by: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class Answer:
             "also_searched": self.also_searched,
             "answer": self.answer,
             "refused": self.refused,
+            "refused_by": self.refused_by or None,
             "script": self.script,
             "mode": self.mode,
             "citations": [c.to_json() for c in self.citations],

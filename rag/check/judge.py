@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.check.catalog import ALL_ON, RuleSet
 from rag.check.rules import (
-    answer_type_missing,
+    answer_types_missing,
     asked_office,
     asks_money,
     named_terms,
@@ -28,6 +29,9 @@ class Verdict:
     reason: str
     checked: CheckResult | None = None
     relevance: float | None = None
+    # What refused the answer: "model" (it said the passages do not answer), "support" (no
+    # sentence supported), or the name of a rule in rag.check.catalog; "" when it stands.
+    refused_by: str = ""
 
     @property
     def kept(self) -> CheckResult:
@@ -38,6 +42,10 @@ class Verdict:
         )
 
 
+# What a kind of answer the question asks for (rag.check.rules) is checked by.
+_TYPE_RULES = {"a number": "number_asked", "a year": "year_asked", "a day": "day_asked"}
+
+
 def judge(
     question: str,
     script: Script,
@@ -46,37 +54,41 @@ def judge(
     threshold: float = SUPPORT_THRESHOLD,
     similarity: Similarity | None = None,
     documents: Sequence[str] | None = None,
+    rules: RuleSet = ALL_ON,
 ) -> Verdict:
     """Decide in code whether a model's answer stands: refused when the model says the
-    passages do not answer, when no sentence is supported by a cited passage, when the question
-    asks for a sum of money and the answer states none, or (Chinese questions) when the cited
-    passages' documents (`documents[i]`: the whole text of passage i's document) never mention
-    a term the question names, or the question asks who holds an office (「董事長是誰」) and
-    no cited passage names it. Unsupported sentences are dropped from what is kept."""
+    passages do not answer, when no sentence is supported by a cited passage, or when a rule
+    of rag.check.catalog that is on finds the answer does not give what the question asks
+    (a sum, a number, a year, a day; the cited documents (`documents[i]`: the whole text of
+    passage i's document) never mention a term the question names; no cited passage names the
+    office asked about). Unsupported sentences are dropped from what is kept."""
     if not raw or is_refusal(raw):
-        return Verdict(True, "model refused")
-    checked = check_citations(raw, passages, threshold, similarity, question=question)
+        return Verdict(True, "model refused", refused_by="model")
+    checked = check_citations(raw, passages, threshold, similarity, question, rules)
     if not checked.any_supported:
-        return Verdict(True, "no supported sentence", checked)
+        return Verdict(True, "no supported sentence", checked, refused_by="support")
     kept = " ".join(s.text for s in checked.sentences if s.supported)
-    if asks_money(question) and not states_money(kept):
-        return Verdict(True, "the question asks for a sum and the answer states none", checked)
-    wanted = answer_type_missing(question, kept)
-    if wanted:
-        return Verdict(True, f"the question asks for {wanted} and the answer gives none", checked)
+    if rules.on("money_asked") and asks_money(question) and not states_money(kept):
+        reason = "the question asks for a sum and the answer states none"
+        return Verdict(True, reason, checked, refused_by="money_asked")
+    for wanted in answer_types_missing(question, kept):
+        if rules.on(_TYPE_RULES[wanted]):
+            reason = f"the question asks for {wanted} and the answer gives none"
+            return Verdict(True, reason, checked, refused_by=_TYPE_RULES[wanted])
     score = None
     if script != "english":
         cited_ns = sorted({n for s in checked.sentences for n in s.citations})
         scope = documents if documents is not None else passages
         seen = spaceless("".join(scope[n - 1] for n in cited_ns))
         missing = sorted(t for t in named_terms(question) if "".join(t.split()) not in seen)
-        if missing:
-            return Verdict(True, f"the cited documents never mention {', '.join(missing)}", checked)
+        if missing and rules.on("named_terms"):
+            reason = f"the cited documents never mention {', '.join(missing)}"
+            return Verdict(True, reason, checked, refused_by="named_terms")
         cited = [passages[n - 1] for s in checked.sentences for n in s.citations]
         office = asked_office(question)
-        if office and not names_office(office, cited):
+        if office and rules.on("office_holder") and not names_office(office, cited):
             reason = f"the question asks who is {office[0]} and no cited passage names it"
-            return Verdict(True, reason, checked)
+            return Verdict(True, reason, checked, refused_by="office_holder")
         # Reported, not a gate: how much of the question the best cited passage covers. A
         # floor on it refused more correct answers than inventions (eval/RESULTS.md).
         score = max(relevance(question, p) for p in cited)

@@ -127,6 +127,13 @@ def answer_type_missing(question: str, answer: str) -> str | None:
     return next((kind for kind, gives in _asked_types(q) if not _new_matches(gives, a, q)), None)
 
 
+def answer_types_missing(question: str, answer: str) -> list[str]:
+    """Every kind of answer the question asks for that the answer does not give, in the
+    order answer_type_missing checks them (the first is what it returns)."""
+    q, a = normalize_for_match(question), normalize_for_match(answer)
+    return [kind for kind, gives in _asked_types(q) if not _new_matches(gives, a, q)]
+
+
 # Offices a question may ask the holder of (「台智雲的董事長是誰」), normalised, each with the
 # other ways a passage names the same office. An answer naming a person must come from a
 # passage that names the office: 「台智雲總經理吳漢章」 does not say who chairs 台智雲.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 
+from rag.check.catalog import ALL_ON, RuleSet
 from rag.check.numbers import NUMBER, THOUSANDS, measure_conflict, numbers, passage_numbers
 from rag.check.sentences import (
     CheckedSentence,
@@ -105,15 +106,19 @@ def word_support(sentence: str, window: str, question: str = "") -> float:
     return sum(w in target for w in words) / len(words)
 
 
-def lexical_support(sentence: str, passage: str, question: str = "") -> float:
+def lexical_support(
+    sentence: str, passage: str, question: str = "", rules: RuleSet = ALL_ON
+) -> float:
     """Best share of the sentence's grams found in one window of the passage; a window that
     lacks a number the sentence states does not count (invented figures are the commonest
     small-model error). Grams the sentence repeats from the question are left out when
     enough remain: what must come from the passage is what the answer adds."""
-    return _best_support(sentence, windows(passage), question)
+    return _best_support(sentence, windows(passage), question, rules)
 
 
-def joint_support(sentence: str, first: str, second: str, question: str = "") -> float:
+def joint_support(
+    sentence: str, first: str, second: str, question: str = "", rules: RuleSet = ALL_ON
+) -> float:
     """Support by one window of each of two passages read together: for a sentence that
     joins two facts, such as two table rows (「分別排第159和244名」). Each window must state
     one of the sentence's numbers: words from one passage and a date from another (an
@@ -125,10 +130,12 @@ def joint_support(sentence: str, first: str, second: str, question: str = "") ->
 
     seconds = [b for b in windows(second) if states(b)]
     pairs = [f"{a}\n{b}" for a in windows(first) if states(a) for b in seconds]
-    return _best_support(sentence, pairs, question)
+    return _best_support(sentence, pairs, question, rules)
 
 
-def _best_support(sentence: str, candidates: Sequence[str], question: str) -> float:
+def _best_support(
+    sentence: str, candidates: Sequence[str], question: str, rules: RuleSet = ALL_ON
+) -> float:
     sentence_grams = grams(sentence)
     asked = normalize_for_match(question)
     novel = {g for g in sentence_grams if g not in asked}
@@ -138,11 +145,15 @@ def _best_support(sentence: str, candidates: Sequence[str], question: str) -> fl
     wanted = numbers(sentence) - numbers(question)
     # An answer that adds nothing but a number to the question (「台智雲有1000名員工」) is
     # supported only where that number stands next to something the question asks about.
-    bare = bool(wanted) and all(NUMBER.fullmatch(g) for g in novel)
+    bare = bool(wanted) and all(NUMBER.fullmatch(g) for g in novel) and rules.on("number_topic")
     # Where a Chinese question names someone or something, at least half of those names must
     # be in the supporting window: 「日本排第4名」 is not supported by another country's row,
     # nor 「Humain的執行長是黃仁勳」 by a sentence about NVIDIA's.
-    names = question_names(question) if has_han(question) else frozenset()
+    names = (
+        question_names(question)
+        if has_han(question) and rules.on("question_names")
+        else frozenset()
+    )
     topic = question_grams(question, _WHEN) if bare and not names else set()
     best = 0.0
     for window in candidates:
@@ -152,7 +163,9 @@ def _best_support(sentence: str, candidates: Sequence[str], question: str) -> fl
                 continue
         if topic and not topic & grams(window):
             continue
-        if wanted <= passage_numbers(window) and not measure_conflict(sentence, window):
+        if rules.on("numbers_stated") and not wanted <= passage_numbers(window):
+            continue
+        if not (rules.on("measure_words") and measure_conflict(sentence, window)):
             best = max(
                 best,
                 coverage(sentence_grams, window),
@@ -249,8 +262,10 @@ def check_citations(
     threshold: float = SUPPORT_THRESHOLD,
     similarity: Similarity | None = None,
     question: str = "",
+    rules: RuleSet = ALL_ON,
 ) -> CheckResult:
-    """Check every sentence of `answer` against `passages` (numbered from 1)."""
+    """Check every sentence of `answer` against `passages` (numbered from 1); `rules` says
+    which of the named support rules (rag.check.catalog) apply."""
     result = CheckResult()
     count = len(passages)
     for raw in split_sentences(answer):
@@ -261,8 +276,10 @@ def check_citations(
         if not _is_claim(text, question):
             result.sentences.append(CheckedSentence(text, [], True, False, 0.0))
             continue
-        scores = [lexical_support(text, p, question) for p in passages]
-        if similarity is not None and mostly_latin(text) and not mostly_latin(passages):
+        scores = [lexical_support(text, p, question, rules) for p in passages]
+        crossing = similarity is not None and rules.on("cross_language")
+        if crossing and mostly_latin(text) and not mostly_latin(passages):
+            assert similarity is not None
             semantic = similarity(text, passages)
             scores = [
                 max(s, x) if numbers(text) - numbers(question) <= passage_numbers(p) else s
@@ -276,8 +293,8 @@ def check_citations(
             if best >= 0 and scores[best] >= threshold:
                 kept = [best + 1]
                 repaired = True
-            elif len(numbers(text) - numbers(question)) >= 2:
-                kept, support = _joint(text, passages, question, threshold)
+            elif len(numbers(text) - numbers(question)) >= 2 and rules.on("two_passages"):
+                kept, support = _joint(text, passages, question, threshold, rules)
                 repaired = bool(kept) and kept != valid
         elif kept != valid:
             repaired = True
@@ -293,14 +310,14 @@ def check_citations(
 
 
 def _joint(
-    sentence: str, passages: Sequence[str], question: str, threshold: float
+    sentence: str, passages: Sequence[str], question: str, threshold: float, rules: RuleSet
 ) -> tuple[list[int], float]:
     """The two passages that together support a sentence stating several numbers best, if
     they pass the threshold: ([i, j], support), numbered from 1; else ([], 0)."""
     best: tuple[float, list[int]] = (0.0, [])
     for i in range(len(passages)):
         for j in range(i + 1, len(passages)):
-            score = joint_support(sentence, passages[i], passages[j], question)
+            score = joint_support(sentence, passages[i], passages[j], question, rules)
             if score > best[0]:
                 best = (score, [i + 1, j + 1])
     return (best[1], best[0]) if best[0] >= threshold else ([], 0.0)

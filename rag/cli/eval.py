@@ -49,6 +49,10 @@ def eval_cmd(
             "--sample", help="Answer a fixed random sample of N questions (retrieval: all)."
         ),
     ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option("--split", help="Only the 'dev' or the 'test' half of the eval file."),
+    ] = None,
     no_llm: NoLlmOpt = False,
     answer_first: Annotated[
         bool,
@@ -75,7 +79,13 @@ def eval_cmd(
         return
     from rich.progress import Progress
 
-    from rag.evaluate.runner import export_squad, load_eval_file, run_retrieval, sample_questions
+    from rag.evaluate.runner import (
+        export_squad,
+        load_eval_file,
+        run_retrieval,
+        sample_questions,
+        select_split,
+    )
     from rag.pipeline import (
         index_folder,
         make_answerer,
@@ -104,7 +114,7 @@ def eval_cmd(
                     embedder=embedder,
                 )
             loaded = open_index(settings, embedder, index_path)
-            questions = load_eval_file(eval_file, loaded.manifest["documents"])
+            questions = select_split(load_eval_file(eval_file, loaded.manifest["documents"]), split)
             retriever = make_retriever(settings, embedder, loaded)
             task = bar.add_task("Retrieving", total=len(questions))
             run = run_retrieval(
@@ -139,6 +149,7 @@ def eval_cmd(
         "chunk_chars": loaded.manifest["params"]["chunk_chars"],
         "chunk_overlap": loaded.manifest["params"]["chunk_overlap"],
         "sample": sample,
+        "split": split,
         "answer_first": answer_first,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

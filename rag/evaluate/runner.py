@@ -47,6 +47,8 @@ class EvalQuestion:
     # English question over Chinese documents says 70%, not 7成); unlike `answers`, not
     # expected verbatim in the documents.
     translations: list[str] = field(default_factory=list)
+    # "dev" (rules are tuned on it) or "test" (only measured); "" when the file has no split.
+    split: str = ""
 
     @property
     def accepted(self) -> list[str]:
@@ -78,6 +80,9 @@ def load_eval_file(path: Path, known_sources: Iterable[str] | None = None) -> li
         translations = raw.get("translations", [])
         if not isinstance(translations, list) or not all(isinstance(t, str) for t in translations):
             raise EvalFileError(f"{where}: 'translations' must be a list of strings.")
+        split = raw.get("split", "")
+        if split not in ("", "dev", "test"):
+            raise EvalFileError(f'{where}: \'split\' must be "dev" or "test", got {split!r}.')
         if raw["id"] in seen:
             raise EvalFileError(f"{where}: duplicate id '{raw['id']}'.")
         seen.add(raw["id"])
@@ -96,6 +101,7 @@ def load_eval_file(path: Path, known_sources: Iterable[str] | None = None) -> li
                 answerable=raw["answerable"],
                 tags=[str(t) for t in raw.get("tags", [])],
                 translations=translations,
+                split=split,
             )
         )
     if not questions:
@@ -204,6 +210,7 @@ def run_answers(
                 "translated_question": answer.translated_question,
                 "also_searched": answer.also_searched,
                 "refused": answer.refused,
+                "refused_by": answer.refused_by or None,
                 "citations": [vars(c) for c in answer.citations],
                 "cited_sources": sorted({c.source for c in answer.citations}),
                 "sentences": [
@@ -266,6 +273,18 @@ def export_squad(
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
                     questions += 1
     return corpus, eval_file, paragraphs, questions
+
+
+def select_split(questions: list[EvalQuestion], split: str | None) -> list[EvalQuestion]:
+    """The questions of one half ("dev" or "test"); all of them for None."""
+    if split is None:
+        return questions
+    if split not in ("dev", "test"):
+        raise EvalFileError(f"--split must be dev or test, got {split!r}.")
+    chosen = [q for q in questions if q.split == split]
+    if not chosen:
+        raise EvalFileError(f"No question of the eval file is in the {split!r} half.")
+    return chosen
 
 
 def sample_questions(questions: list[EvalQuestion], n: int, seed: int = 0) -> list[EvalQuestion]:

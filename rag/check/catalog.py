@@ -1,0 +1,133 @@
+"""The named answer rules: each guards against one failure of the small model, can be switched
+off in settings (`rules_off`), and is named in an answer's JSON when it refused the answer or
+dropped a sentence. eval/RESULTS.md holds each rule's measured effect on the dev half and on
+the held-out sets (scripts/replay_rules.py replays saved runs with a rule off).
+
+The support check itself (a sentence stands only on a window of a cited passage that holds
+most of its words) is no rule here: without it nothing is checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    stage: str  # "support" (per sentence and window), "verdict" (whole answer) or "draft"
+    guards: str  # what failure it guards against
+
+
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        Rule(
+            "numbers_stated",
+            "support",
+            "A number the sentence states (beyond the question's) must be in the supporting "
+            "window: invented figures are the small model's commonest error.",
+        ),
+        Rule(
+            "measure_words",
+            "support",
+            "The number must count the same thing as in the window (1000家 is not 1000名) and "
+            "not be scaled where the window never scales it (a table's 118 is no 118億).",
+        ),
+        Rule(
+            "question_names",
+            "support",
+            "Half of the names a Chinese question gives must be in the supporting window: "
+            "another country's table row does not answer for Japan.",
+        ),
+        Rule(
+            "number_topic",
+            "support",
+            "An answer that adds only a number to the question must find it next to what the "
+            "question asks about.",
+        ),
+        Rule(
+            "two_passages",
+            "support",
+            "A sentence joining two facts (two table rows) may stand on one window of each of "
+            "two passages, each stating one of its numbers.",
+        ),
+        Rule(
+            "cross_language",
+            "support",
+            "An English sentence over Chinese passages may stand on e5 similarity with the "
+            "passage, if its numbers are in it.",
+        ),
+        Rule(
+            "money_asked",
+            "verdict",
+            "A question asking for a sum of money needs an answer that states one.",
+        ),
+        Rule(
+            "number_asked",
+            "verdict",
+            "A question asking how many, how much or which rank needs a number the question "
+            "does not already give.",
+        ),
+        Rule("year_asked", "verdict", "A question asking which year needs a year."),
+        Rule(
+            "day_asked",
+            "verdict",
+            "A question asking which day needs a day: 「2024年底」 is no date a law passed.",
+        ),
+        Rule(
+            "named_terms",
+            "verdict",
+            "The cited documents must mention the Latin words and quoted titles a Chinese "
+            "question names.",
+        ),
+        Rule(
+            "office_holder",
+            "verdict",
+            "An answer to who holds an office must cite a passage naming that office: "
+            "「台智雲總經理吳漢章」 does not say who chairs 台智雲.",
+        ),
+        Rule(
+            "copy_repair",
+            "draft",
+            "A character the model miscopied from a passage (one byte off) is put back before "
+            "the checks.",
+        ),
+        Rule(
+            "retry",
+            "draft",
+            "After the model says the passages do not answer, it is asked once more without "
+            "that way out; its answer is checked like any other.",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Which rules are on; all are unless named in `off`."""
+
+    off: frozenset[str] = frozenset()
+
+    def on(self, name: str) -> bool:
+        assert name in RULES, name
+        return name not in self.off
+
+    def without(self, name: str) -> RuleSet:
+        return RuleSet(self.off | {name})
+
+    @classmethod
+    def parse(cls, text: str) -> RuleSet:
+        """From a comma-separated list of rule names to switch off (the `rules_off` setting)."""
+        names = {n.strip() for n in text.split(",") if n.strip()}
+        unknown = sorted(names - set(RULES))
+        if unknown:
+            raise ConfigError(
+                f"rules_off names unknown rule(s) {', '.join(unknown)}. Known: {', '.join(RULES)}."
+            )
+        return cls(frozenset(names))
+
+
+ALL_ON = RuleSet()

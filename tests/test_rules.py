@@ -1,0 +1,83 @@
+"""The named answer rules: each can be switched off, and an answer says which one refused it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.answer.answerer import Answerer
+from rag.check.catalog import ALL_ON, RULES, RuleSet
+from rag.check.judge import judge
+from rag.check.support import check_citations
+from rag.embed.embedder import HashEmbedder
+from rag.errors import ConfigError
+from rag.index.build import build_index
+from rag.index.load import load_index
+from rag.retrieve.retriever import Retriever
+from rag.settings import load_settings
+from tests.test_answer import ScriptedGenerator
+
+PASSAGE = "國網中心的晶創26在TOP500排名第29名，由華碩建造。"
+
+
+def test_every_rule_says_what_it_guards_against() -> None:
+    assert len(RULES) >= 10
+    for rule in RULES.values():
+        assert rule.stage in ("support", "verdict", "draft") and len(rule.guards) > 30
+
+
+def test_unknown_rule_names_are_refused_with_the_known_ones() -> None:
+    assert RuleSet.parse(" money_asked, retry ").off == {"money_asked", "retry"}
+    with pytest.raises(ConfigError, match=r"unknown rule.*no_such_rule.*Known: numbers_stated"):
+        RuleSet.parse("no_such_rule")
+    with pytest.raises(ConfigError, match="no_such_rule"):
+        load_settings(env={"RAG_RULES_OFF": "no_such_rule"})
+    assert load_settings(env={"RAG_RULES_OFF": "retry"}).rules_off == "retry"
+
+
+def test_a_verdict_rule_refuses_only_while_it_is_on() -> None:
+    question = "晶創26總共花了多少錢建置？"
+    raw = "晶創26由華碩建造[1]。"
+    on = judge(question, "traditional", raw, [PASSAGE])
+    assert on.refused and on.refused_by == "money_asked"
+    # 「多少」 also asks for a number: with the money rule off, the number rule refuses.
+    money_off = ALL_ON.without("money_asked")
+    assert judge(question, "traditional", raw, [PASSAGE], rules=money_off).refused_by == (
+        "number_asked"
+    )
+    both_off = money_off.without("number_asked")
+    off = judge(question, "traditional", raw, [PASSAGE], rules=both_off)
+    assert not off.refused and off.refused_by == ""
+    assert judge(question, "traditional", "資料中沒有相關資訊", [PASSAGE]).refused_by == "model"
+    invented = judge("誰建造晶創26？", "traditional", "台積電在高雄蓋了工廠[1]。", [PASSAGE])
+    assert invented.refused_by == "support"
+
+
+def test_a_support_rule_drops_an_invented_number_only_while_it_is_on() -> None:
+    question = "晶創26在TOP500排第幾名？"
+    invented = "晶創26在TOP500排名第7名[1]。"
+    on = check_citations(invented, [PASSAGE], question=question)
+    assert not on.any_supported
+    off = check_citations(
+        invented, [PASSAGE], question=question, rules=ALL_ON.without("numbers_stated")
+    )
+    assert off.any_supported
+
+
+@pytest.fixture
+def retriever(tiny_corpus: Path, tmp_path: Path) -> Retriever:
+    build_index(tiny_corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
+    return Retriever(load_index(tmp_path / "idx"), HashEmbedder(), 0.3)
+
+
+def test_the_retry_is_a_switchable_rule(retriever: Retriever) -> None:
+    question = "台智雲的總經理是誰？"
+    replies = ("資料中沒有相關資訊。", "台智雲的總經理是吳漢章[1]。")
+    retried = Answerer(retriever, ScriptedGenerator(*replies), top_k=2).ask(question)
+    assert retried.retried and not retried.refused
+    generator = ScriptedGenerator(*replies)
+    plain = Answerer(retriever, generator, top_k=2, rules=ALL_ON.without("retry"))
+    answer = plain.ask(question)
+    assert answer.refused and answer.refused_by == "model" and len(generator.prompts) == 1
+    assert answer.to_json()["refused_by"] == "model"
