@@ -1,0 +1,156 @@
+"""Replay saved `rag eval` runs with answer rules switched off: what each rule buys.
+
+The model's replies are in the run (raw_answer; `retried` says the first reply was a
+refusal), retrieval is deterministic, and the checks are code: so each rule's effect is
+measured without the model. Each question's passages are retrieved again from the same index
+(the query with its saved translation), the saved reply is judged with the rule off, and the
+answer scored as `rag eval` scores it. Exact for every rule; English answers over Chinese
+passages are scored on the checked Chinese sentences (the run translated them with the model).
+
+    python scripts/replay_rules.py RUN.json --index IDX [RUN2.json --index IDX2 ...]
+        [--rules all|money_asked,retry,...] [--json]
+
+Prints one row per rule: accuracy, false refusals and unanswerable refused with the rule
+off, and the change from all rules on. Replaying with all rules on first checks that the
+replay gives the run's own verdicts (it says how many differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag.answer.prompting import build_prompt
+from rag.check.catalog import ALL_ON, RULES, RuleSet
+from rag.check.copying import repair_copying
+from rag.check.judge import judge
+from rag.evaluate.metrics import is_correct
+from rag.pipeline import make_embedder, make_retriever
+from rag.settings import load_settings
+from rag.textnorm import detect_script
+
+
+def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
+    """Each answered question with what judging it needs: its passages and documents."""
+    settings = load_settings({"index": index})
+    retriever = make_retriever(settings, make_embedder(settings))
+    k = run["config"].get("answer_k", settings.answer_k)
+    cases = []
+    for record in run["answers"]["questions"]:
+        if record.get("raw_answer") is None:
+            continue
+        question = record["question"]
+        translated = record.get("translated_question")
+        query = f"{question}\n{translated}" if translated else question
+        hits = retriever.search(query, k).hits
+        prompt = build_prompt(question, detect_script(question), hits)
+        cases.append(
+            {
+                "record": record,
+                "prompt": prompt,
+                "documents": [retriever.document_text(h.chunk.doc_id) for h in hits],
+                "similarity": retriever.similarity(hits),
+                "sources": [h.source for h in hits],
+            }
+        )
+    return cases
+
+
+def _verdict(case: dict[str, Any], rules: RuleSet) -> dict[str, Any]:
+    record, prompt = case["record"], case["prompt"]
+    question = record["question"]
+    raw = record["raw_answer"] or ""
+    if record.get("retried") and not rules.on("retry"):
+        return {"refused": True, "refused_by": "model", "answer": "", "cited": []}
+    if rules.on("copy_repair"):
+        raw = repair_copying(raw, [*prompt.readable, question])
+    verdict = judge(
+        question,
+        detect_script(question),
+        raw,
+        prompt.passages,
+        similarity=case["similarity"],
+        documents=case["documents"],
+        rules=rules,
+    )
+    if verdict.refused:
+        return {"refused": True, "refused_by": verdict.refused_by, "answer": "", "cited": []}
+    kept = verdict.kept
+    cited = sorted({case["sources"][n - 1] for n in kept.cited})
+    return {"refused": False, "refused_by": "", "answer": kept.answer, "cited": cited}
+
+
+def score(cases: list[dict[str, Any]], rules: RuleSet) -> dict[str, Any]:
+    """accuracy, false refusals, unanswerable refused, citation precision; and the verdicts."""
+    answerable = unanswerable = correct = false_refusals = refused_unanswerable = 0
+    cited = cited_gold = 0
+    verdicts = []
+    for case in cases:
+        record = case["record"]
+        v = _verdict(case, rules)
+        verdicts.append(v)
+        if record["answerable"]:
+            answerable += 1
+            false_refusals += v["refused"]
+            correct += (not v["refused"]) and is_correct(v["answer"], record["answers"])
+        else:
+            unanswerable += 1
+            refused_unanswerable += v["refused"]
+        cited += len(v["cited"])
+        cited_gold += sum(s in record["gold_sources"] for s in v["cited"])
+    return {
+        "answerable": answerable,
+        "unanswerable": unanswerable,
+        "accuracy": round(correct / answerable, 4) if answerable else None,
+        "false_refusals": round(false_refusals / answerable, 4) if answerable else None,
+        "refused_unanswerable": refused_unanswerable,
+        "citation_precision": round(cited_gold / cited, 4) if cited else None,
+        "verdicts": verdicts,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--index", action="append", type=Path, required=True)
+    parser.add_argument("--rules", default="all", help="rules to switch off one at a time")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if len(args.index) != len(args.runs):
+        parser.error("give one --index per run")
+    names = list(RULES) if args.rules == "all" else [n.strip() for n in args.rules.split(",")]
+    RuleSet.parse(",".join(names))
+    report: dict[str, Any] = {}
+    for path, index in zip(args.runs, args.index, strict=True):
+        run = json.loads(path.read_text(encoding="utf-8"))
+        cases = _prepare(run, index)
+        base = score(cases, ALL_ON)
+        differ = sum(
+            v["refused"] != c["record"]["refused"]
+            for v, c in zip(base["verdicts"], cases, strict=True)
+        )
+        rows = {"all on": {k: v for k, v in base.items() if k != "verdicts"}}
+        for name in names:
+            off = score(cases, ALL_ON.without(name))
+            rows[name] = {k: v for k, v in off.items() if k != "verdicts"}
+        report[str(path)] = {"replay_differs_from_run": differ, "rows": rows}
+        if not args.json:
+            print(f"{path}: {len(cases)} questions; replay differs from the run on {differ}")
+            print(f"{'rule off':<16} {'acc':>6} {'d acc':>6} {'false ref':>9} {'unans ref':>9}")
+            for name, row in rows.items():
+                delta = (row["accuracy"] or 0) - (rows["all on"]["accuracy"] or 0)
+                print(
+                    f"{name:<16} {row['accuracy']!s:>6} {delta:>+6.3f} "
+                    f"{row['false_refusals']!s:>9} "
+                    f"{row['refused_unanswerable']:>4}/{row['unanswerable']:<4}"
+                )
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
