@@ -299,3 +299,19 @@ def test_a_slide_of_short_lines_reads_as_one_window() -> None:
     )
     claim = "吳漢章指出台灣全球AI產業鏈、台智雲大型語言模型、2025年關鍵年份[1]。"
     assert not check_citations(claim, [prose], question="吳漢章說了什麼？").any_supported
+
+
+def test_rules_do_not_misread_ordinary_words() -> None:
+    """Seen on held-out documents (issue 25): 元件 is no price, 首先 no number, 第三節 no day,
+    and a name with a space is the same name without it."""
+    from rag.check.rules import answer_type_missing
+    from rag.check.support import lexical_support
+
+    assert not states_money("這個元件很重要。") and not states_money("每個單元都要測試。")
+    assert states_money("售價為五十元。") and states_money("100美元") and states_money("3,000元")
+    assert answer_type_missing("安裝要幾個步驟？", "首先打開設定頁。") == "a number"
+    assert answer_type_missing("安裝要幾個步驟？", "首次安裝需要三個步驟。") is None
+    assert answer_type_missing("法案在哪一天通過？", "請見第三節。") == "a day"
+    assert answer_type_missing("法案在哪一天通過？", "在中秋節前通過。") is None
+    question = "晶創26在Top 500排第幾名？"
+    assert lexical_support("晶創26排名第29名。", "晶創26在TOP500排名第29名。", question) >= 0.5

@@ -47,6 +47,12 @@ def test_orders_to_the_assistant_are_found(order: str) -> None:
         "The report ignores the cost of cooling.",
         "Users can reset the system from the settings page.",
         "政府宣布從明年開始補助AI新創。",
+        # Ordinary manual text the guard once masked (issue 25).
+        "系統設定頁面可以更改介面語言。",
+        "請依照系統提示輸入密碼。",
+        "從現在起，資料會每天自動備份。",
+        "Open a terminal to show the command prompt.",
+        "A system message appears when the disk is full.",
     ],
 )
 def test_ordinary_sentences_are_left_alone(ordinary: str) -> None:

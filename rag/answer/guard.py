@@ -20,8 +20,10 @@ from rag.textnorm import normalize_for_match
 _ZH = [
     # ignore / disregard / forget ... instructions, rules, prompt, settings
     r"(忽略|无视|不要理会|别理会|忘记|忘掉|跳过|违反|覆盖)[^。！？]{0,16}(指示|指令|规则|提示|设定|限制|要求)",
-    r"系统(提示|指示|指令|讯息|消息|设定)|提示词",
-    r"从现在(开始|起)",
+    # Not the bare nouns (「系統設定」, 「依系統提示輸入密碼」 are ordinary manual text, issue
+    # 25): an order to the assistant names what it must do.
+    r"(系统提示词|提示词)",
+    r"从现在(开始|起)[^。！？]{0,20}(回答|回复|只说|输出|你)",
     r"(不论|不管|无论)[^。！？]{0,12}(问什么|问什幺|任何问题|什么问题)",
     r"(输出|透露|泄露|显示|告诉|重复)[^。！？]{0,10}(你的|完整的?)[^。！？]{0,6}(提示|指示|设定|规则)",
     r"(你|助理|助手|ai|模型)(必须|只能|只可以|一律)[^。！？]{0,6}(回答|回复|输出|说)",
@@ -29,9 +31,9 @@ _ZH = [
 _EN = [
     r"\b(ignore|disregard|forget|override|bypass)\b[^.!?]{0,40}\b(instructions?|rules|prompts?|"
     r"directions|guidelines)\b",
-    r"\bsystem (prompt|message|override|instruction)s?\b",
-    r"\bfrom now on\b",
-    r"\b(reveal|print|output|repeat|show|tell me)\b[^.!?]{0,30}\b(your|the)\b[^.!?]{0,20}"
+    r"\bsystem (prompt|override)s?\b",
+    r"\bfrom now on\b[^.!?]{0,40}\b(answer|reply|respond|say|you)\b",
+    r"\b(reveal|print|output|repeat|show|tell me)\b[^.!?]{0,30}\byour\b[^.!?]{0,20}"
     r"\b(prompt|instructions|rules)\b",
     r"\b(answer|respond to|reply to)\b (every|all|any) (question|request|query)",
     r"\byou (must|should) (only )?(answer|reply|respond|say)\b",

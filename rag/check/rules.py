@@ -29,8 +29,10 @@ _ASKS_MONEY = re.compile(
 
 
 _STATES_MONEY = re.compile(
-    r"\d\s*(?:[亿万千百]|[a-z]*illion)|[元圆镑]|美金|台币|日币|\$|€|£|¥|usd|twd|ntd|eur|dollar|euro"
+    r"\d\s*(?:[亿万千百]|[a-z]*illion)|美金|台币|日币|\$|€|£|¥|usd|twd|ntd|eur|dollar|euro"
     r"|[一二两三四五六七八九十百千]+\s*[亿万]"
+    # 元 after an amount or a currency, not in 元件, 元素, 单元 (issue 25: a component is no price).
+    r"|[\d零〇一二两三四五六七八九十百千万亿多]\s*[元圆镑块]|[美欧日港台韩新]元|英镑|人民币"
 )
 
 
@@ -62,7 +64,10 @@ _ASKS_OTHER = re.compile(
 
 
 _STATES_NUMBER = re.compile(
-    r"\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿半数首]+|\b(?:one|two|three|four|five|six|seven|eight"
+    r"\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿半]+|数[十百千万亿]"
+    # 首 is a number only as "the first" of something (首次, 首位), not in 首先 or 首都.
+    r"|首(?:次|位|个|家|座|名|度|届|批|架|款|例|部|台|颗|项|轮|任)"
+    r"|\b(?:one|two|three|four|five|six|seven|eight"
     r"|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion"
     r"|dozen|several|half|first|second|third)\b"
 )
@@ -87,7 +92,9 @@ _ASKS_DAY = re.compile(
 
 _STATES_DAY = re.compile(
     r"\d+\s*[日号]|[一二三四五六七八九十廿卅]+\s*[日号]|月\s*[初廿卅一二三四五六七八九十\d]"
-    r"|\d{1,2}/\d{1,2}|\d{4}-\d{1,2}-\d{1,2}|星期|周[一二三四五六日]|礼拜|节"
+    r"|\d{1,2}/\d{1,2}|\d{4}-\d{1,2}-\d{1,2}|星期|周[一二三四五六日]|礼拜"
+    # A festival (春节, 中秋节), not 第三节 (a section) or 节目, 节点, 节省.
+    r"|(?<![第\d一二三四五六七八九十百])节(?![目点省约奏能])"
     r"|\d{1,2}(?:st|nd|rd|th)\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d"
     r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
     r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"

@@ -231,8 +231,8 @@ def question_names(question: str) -> frozenset[str]:
 def _mentions(norm: str, name: str) -> bool:
     """Whether normalised text names `name`; a Chinese name of three or more characters also
     by one of its character pairs, since jieba often cuts a name with its neighbour (友崑那台)."""
-    if name in norm:
-        return True
+    if name in norm or "".join(name.split()) in "".join(norm.split()):
+        return True  # spaces aside: "top 500" names TOP500
     return len(name) > 2 and not name.isascii() and any(g in norm for g in grams(name))
 
 
