@@ -118,15 +118,31 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--index", action="append", type=Path, required=True)
     parser.add_argument("--rules", default="all", help="rules to switch off one at a time")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--markdown", action="store_true", help="one table: a row per rule, runs side by side"
+    )
+    parser.add_argument("--label", action="append", default=[], help="a column name per run")
+    parser.add_argument(
+        "--split", action="append", default=[], help="per run: all, dev or test (of --eval-file)"
+    )
+    parser.add_argument("--eval-file", type=Path, default=Path("eval/questions.jsonl"))
     args = parser.parse_args(argv)
     if len(args.index) != len(args.runs):
         parser.error("give one --index per run")
     names = list(RULES) if args.rules == "all" else [n.strip() for n in args.rules.split(",")]
     RuleSet.parse(",".join(names))
+    splits = args.split or ["all"] * len(args.runs)
+    halves = {}
+    if any(s != "all" for s in splits):
+        lines = args.eval_file.read_text(encoding="utf-8").splitlines()
+        halves = {q["id"]: q.get("split") for q in map(json.loads, filter(str.strip, lines))}
     report: dict[str, Any] = {}
-    for path, index in zip(args.runs, args.index, strict=True):
+    for n, (path, index) in enumerate(zip(args.runs, args.index, strict=True)):
         run = json.loads(path.read_text(encoding="utf-8"))
         cases = _prepare(run, index)
+        if splits[n] != "all":
+            cases = [c for c in cases if halves.get(c["record"]["id"]) == splits[n]]
+        key = f"{path} ({splits[n]})" if splits[n] != "all" else str(path)
         base = score(cases, ALL_ON)
         differ = sum(
             v["refused"] != c["record"]["refused"]
@@ -136,8 +152,8 @@ def main(argv: list[str]) -> int:
         for name in names:
             off = score(cases, ALL_ON.without(name))
             rows[name] = {k: v for k, v in off.items() if k != "verdicts"}
-        report[str(path)] = {"replay_differs_from_run": differ, "rows": rows}
-        if not args.json:
+        report[key] = {"replay_differs_from_run": differ, "rows": rows}
+        if not args.json and not args.markdown:
             print(f"{path}: {len(cases)} questions; replay differs from the run on {differ}")
             print(f"{'rule off':<16} {'acc':>6} {'d acc':>6} {'false ref':>9} {'unans ref':>9}")
             for name, row in rows.items():
@@ -149,7 +165,29 @@ def main(argv: list[str]) -> int:
                 )
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
+    if args.markdown:
+        print(markdown(report, args.label or [Path(r).stem for r in report]))
     return 0
+
+
+def markdown(report: dict[str, Any], labels: list[str]) -> str:
+    """Rows: all rules on, then each rule off; per run: accuracy, false refusals and
+    unanswerable refused, with the change from all rules on."""
+    runs = list(report.values())
+    head = "| rule off | " + " | ".join(labels) + " |"
+    lines = [head, "|---" * (len(labels) + 1) + "|"]
+    for name in runs[0]["rows"]:
+        cells = []
+        for run in runs:
+            row, base = run["rows"][name], run["rows"]["all on"]
+            acc = row["accuracy"] or 0.0
+            delta = acc - (base["accuracy"] or 0.0)
+            changed = f" ({delta:+.3f})" if name != "all on" and delta else ""
+            unans = f"{row['refused_unanswerable']}/{row['unanswerable']}"
+            fr = row["false_refusals"] or 0.0
+            cells.append(f"{acc:.3f}{changed}, fr {fr:.3f}, unans {unans}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
