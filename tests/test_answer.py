@@ -220,6 +220,11 @@ def test_repair_copying_needs_agreeing_context() -> None:
     assert repair_copying("皇家壟斷", passages) == "皇家壟斷"
     assert repair_copying("甲乙丙丁戊", ["甲乙己丁戊", "甲乙庚丁戊"]) == "甲乙丙丁戊"
     assert repair_copying("甲乙丙丁戊", ["甲乙己丁戊"]) == "甲乙己丁戊"
+    # Spaces around a number are passed over: 「第 56 梘」 is 「第 56 條」 miscopied.
+    statute = ["第 56 條 雇主應依勞工每月薪資總額提撥。"]
+    assert repair_copying("依第 56 梘 雇主應", statute) == "依第 56 條 雇主應"
+    disagree = ["依第 56 條 雇主應", "依第 56 章 雇主應"]
+    assert repair_copying("依第 56 梘 雇主應", disagree) == "依第 56 梘 雇主應"
 
 
 def test_simplified_question_gets_simplified_answer(retriever: Retriever) -> None:

@@ -15,14 +15,25 @@ COPY_CONTEXT = 3  # characters matched on each side of a miscopied one
 
 
 def _run(text: str, step: int) -> str:
-    """Up to COPY_CONTEXT letters or digits of `text` from its end (step -1) or start (1)."""
+    """Up to COPY_CONTEXT letters or digits of `text` from its end (step -1) or start (1);
+    spaces between them are passed over (「第 56 條」 is written with spaces around the
+    number), anything else ends the run."""
     chars = text[::-1] if step < 0 else text
     run = ""
-    for ch in chars[:COPY_CONTEXT]:
+    for ch in chars:
+        if len(run) == COPY_CONTEXT:
+            break
+        if ch in " \t":
+            continue
         if not _COPY_RUN.match(ch):
             break
         run += ch
     return run[::-1] if step < 0 else run
+
+
+def _spaced(run: str) -> str:
+    """A pattern for the run's characters with any spaces between them."""
+    return r"[ \t]*".join(re.escape(ch) for ch in run)
 
 
 def repair_copying(answer: str, sources: Sequence[str]) -> str:
@@ -34,7 +45,8 @@ def repair_copying(answer: str, sources: Sequence[str]) -> str:
     found in no source (passages, question) whose neighbours are found in a source around a
     single Chinese character becomes that character, when every such place agrees on it. The
     neighbours: letters or digits on both sides, four or more in all; at the start of the
-    answer, three that follow."""
+    answer, three that follow; spaces between them do not count (「第 56 梘」 for 「第 56 條」,
+    issue 25)."""
     pool = set("".join(sources))
     out = list(answer)
     for i, ch in enumerate(answer):
@@ -49,7 +61,7 @@ def repair_copying(answer: str, sources: Sequence[str]) -> str:
             enough = bool(left and right) and len(left) + len(right) > COPY_CONTEXT
         if not enough:
             continue
-        pattern = re.compile(f"{re.escape(left)}([{HAN}]){re.escape(right)}")
+        pattern = re.compile(f"{_spaced(left)}[ \t]*([{HAN}])[ \t]*{_spaced(right)}")
         found = {m.group(1) for source in sources for m in pattern.finditer(source)}
         if len(found) == 1:
             out[i] = found.pop()
