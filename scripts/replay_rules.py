@@ -85,7 +85,7 @@ def _verdict(case: dict[str, Any], rules: RuleSet) -> dict[str, Any]:
 
 def score(cases: list[dict[str, Any]], rules: RuleSet) -> dict[str, Any]:
     """accuracy, false refusals, unanswerable refused, citation precision; and the verdicts."""
-    answerable = unanswerable = correct = false_refusals = refused_unanswerable = 0
+    answerable = unanswerable = correct = false_refusals = refused_unanswerable = wrong = 0
     cited = cited_gold = 0
     verdicts = []
     for case in cases:
@@ -95,7 +95,9 @@ def score(cases: list[dict[str, Any]], rules: RuleSet) -> dict[str, Any]:
         if record["answerable"]:
             answerable += 1
             false_refusals += v["refused"]
-            correct += (not v["refused"]) and is_correct(v["answer"], record["answers"])
+            right = (not v["refused"]) and is_correct(v["answer"], record["answers"])
+            correct += right
+            wrong += not v["refused"] and not right
         else:
             unanswerable += 1
             refused_unanswerable += v["refused"]
@@ -107,6 +109,9 @@ def score(cases: list[dict[str, Any]], rules: RuleSet) -> dict[str, Any]:
         "accuracy": round(correct / answerable, 4) if answerable else None,
         "false_refusals": round(false_refusals / answerable, 4) if answerable else None,
         "refused_unanswerable": refused_unanswerable,
+        # Answers shown that are wrong: an answerable question answered wrongly, or an
+        # unanswerable one answered at all.
+        "wrong_shown": wrong + unanswerable - refused_unanswerable,
         "citation_precision": round(cited_gold / cited, 4) if cited else None,
         "verdicts": verdicts,
     }
@@ -185,7 +190,9 @@ def markdown(report: dict[str, Any], labels: list[str]) -> str:
             changed = f" ({delta:+.3f})" if name != "all on" and delta else ""
             unans = f"{row['refused_unanswerable']}/{row['unanswerable']}"
             fr = row["false_refusals"] or 0.0
-            cells.append(f"{acc:.3f}{changed}, fr {fr:.3f}, unans {unans}")
+            cells.append(
+                f"{acc:.3f}{changed}, fr {fr:.3f}, unans {unans}, wrong {row['wrong_shown']}"
+            )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

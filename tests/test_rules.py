@@ -81,3 +81,26 @@ def test_the_retry_is_a_switchable_rule(retriever: Retriever) -> None:
     answer = plain.ask(question)
     assert answer.refused and answer.refused_by == "model" and len(generator.prompts) == 1
     assert answer.to_json()["refused_by"] == "model"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "stands"),
+    [
+        ("公司要給幾天特休？", "每年給十四日特休[1]。", True),
+        ("公司要給幾天特休？", "特休工資加倍發給[1]。", False),
+        ("How many GPUs does the system have?", "It cost 12 billion dollars.", True),  # no table
+        ("勞工要滿幾歲才能請領？", "年資滿十五年以上者可以請領[1]。", False),
+        ("勞工要滿幾歲才能請領？", "年滿六十歲可以請領[1]。", True),
+        ("台灣約有多少人使用客家語？", "約212萬[1]。", True),  # a bare number names no other
+        ("晶創26在TOP500排第幾名？", "排名第29名[1]。", True),  # a place is not checked
+        ("流程可以縮短到多久？", "縮短至數小時[1]。", True),
+        ("How many days of leave can a worker take?", "不得超過十四日[1]。", True),
+        ("How many days of leave can a worker take?", "事假期間不給工資[1]。", False),
+        ("有多少年輕人參加？", "約兩千名年輕人參加[1]。", True),  # 年輕人 asks for people
+    ],
+)
+def test_the_number_must_be_in_the_measure_asked(question: str, answer: str, stands: bool) -> None:
+    from rag.check.measure import asked_measure, states_measure
+
+    measures = asked_measure(question)
+    assert (not measures or states_measure(answer, measures)) is stands

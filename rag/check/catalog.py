@@ -71,6 +71,13 @@ RULES: dict[str, Rule] = {
             "A question asking how many, how much or which rank needs a number the question "
             "does not already give.",
         ),
+        Rule(
+            "asked_measure",
+            "verdict",
+            "A question asking a number of days, months, years, hours, people, an age, a "
+            "share or a count of times needs an answer stating a number in that measure (or "
+            "a bare number): a sum in dollars is no GPU count, years of service no age.",
+        ),
         Rule("year_asked", "verdict", "A question asking which year needs a year."),
         Rule(
             "day_asked",

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.check.catalog import ALL_ON, RuleSet
+from rag.check.measure import asked_measure, states_measure
 from rag.check.rules import (
     answer_types_missing,
     asked_office,
@@ -75,6 +76,12 @@ def judge(
         if rules.on(_TYPE_RULES[wanted]):
             reason = f"the question asks for {wanted} and the answer gives none"
             return Verdict(True, reason, checked, refused_by=_TYPE_RULES[wanted])
+    measures = asked_measure(question) if rules.on("asked_measure") else ()
+    if measures and not states_measure(kept, measures):
+        reason = (
+            f"the question asks for a number of {' or '.join(measures)} and the answer gives none"
+        )
+        return Verdict(True, reason, checked, refused_by="asked_measure")
     score = None
     if script != "english":
         cited_ns = sorted({n for s in checked.sentences for n in s.citations})
