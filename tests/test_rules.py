@@ -104,3 +104,20 @@ def test_the_number_must_be_in_the_measure_asked(question: str, answer: str, sta
 
     measures = asked_measure(question)
     assert (not measures or states_measure(answer, measures)) is stands
+
+
+def test_numbers_in_chinese_numerals_must_be_in_the_passage() -> None:
+    passage = "滷肉飯是常見的小吃，價格大約五十元。"
+    question = "滷肉飯大約多少錢？"
+    invented = check_citations("滷肉飯的價格大約三百元[1]。", [passage], question=question)
+    assert not invented.any_supported
+    assert check_citations(
+        "滷肉飯的價格大約五十元[1]。", [passage], question=question
+    ).any_supported
+    off = ALL_ON.without("chinese_numerals")
+    assert check_citations("滷肉飯的價格大約三百元[1]。", [passage], question=question, rules=off)
+    # Words with a numeral in them are no numbers (一般, 一起): nothing to find for them.
+    plain = "一般來說，大家一起吃的滷肉飯價格大約五十元。"
+    assert check_citations(
+        "一般來說滷肉飯價格大約五十元[1]。", [plain], question=question
+    ).any_supported

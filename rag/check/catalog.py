@@ -31,6 +31,12 @@ RULES: dict[str, Rule] = {
             "window: invented figures are the small model's commonest error.",
         ),
         Rule(
+            "chinese_numerals",
+            "support",
+            "Numbers in Chinese numerals count too: 「三百元」 is no 「五十元」 and 「十天」 "
+            "no 「十四日」; the small model changes them while copying.",
+        ),
+        Rule(
             "measure_words",
             "support",
             "The number must count the same thing as in the window (1000家 is not 1000名) and "

@@ -59,6 +59,22 @@ def passage_numbers(text: str) -> set[str]:
     return numbers(norm) | {str(_cn_value(run)) for run in _CN_NUMBER.findall(norm)}
 
 
+# A number in Chinese numerals that counts something: two or more numerals, or one other than
+# 一 (一個, 一些, 一起 are mostly words), before a measure word or unit.
+_CN_QUANTITY = re.compile(
+    "([零〇一二两三四五六七八九十百千]{2,}|[二两三四五六七八九十百千])"
+    "(?=[万亿]|个|名|位|人|台|颗|座|所|项|件|种|次|倍|年|月|日|天|周|星期|岁|元|成|小时|分|秒|条|款)"
+)
+
+
+def stated_numbers(text: str) -> set[str]:
+    """The numbers a sentence states: in digits, and in Chinese numerals before a measure
+    word (「三百元」 states 300, 「十天」 10; 「一些」 states nothing). A sentence's numbers are
+    checked against the passage's (passage_numbers)."""
+    norm = normalize_for_match(text)
+    return numbers(norm) | {str(_cn_value(m.group(1))) for m in _CN_QUANTITY.finditer(norm)}
+
+
 # Measure words and units that say what a number counts: 1000家 (companies) is not 1000名
 # (people). Normalised (Simplified) forms.
 _MEASURES = "家名位人台个颗座所项件种次倍年月日天周岁亿万元%成"

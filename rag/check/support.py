@@ -14,7 +14,14 @@ from dataclasses import replace
 from functools import lru_cache
 
 from rag.check.catalog import ALL_ON, RuleSet
-from rag.check.numbers import NUMBER, THOUSANDS, measure_conflict, numbers, passage_numbers
+from rag.check.numbers import (
+    NUMBER,
+    THOUSANDS,
+    measure_conflict,
+    numbers,
+    passage_numbers,
+    stated_numbers,
+)
 from rag.check.sentences import (
     CheckedSentence,
     CheckResult,
@@ -141,8 +148,12 @@ def _best_support(
     novel = {g for g in sentence_grams if g not in asked}
     if len(novel) >= 2:
         sentence_grams = novel
-    # Numbers the question gives (TOP500, a year asked about) need no support.
-    wanted = numbers(sentence) - numbers(question)
+    # Numbers the question gives (TOP500, a year asked about) need no support; those the
+    # sentence states in Chinese numerals do (「三百元」 is not supported by 「五十元」).
+    if rules.on("chinese_numerals"):
+        wanted = stated_numbers(sentence) - passage_numbers(question)
+    else:
+        wanted = numbers(sentence) - numbers(question)
     # An answer that adds nothing but a number to the question (「台智雲有1000名員工」) is
     # supported only where that number stands next to something the question asks about.
     bare = bool(wanted) and all(NUMBER.fullmatch(g) for g in novel) and rules.on("number_topic")
