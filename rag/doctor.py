@@ -7,12 +7,12 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rag import __version__
-from rag.errors import IndexMissingError, RagError
+from rag.errors import IndexMissingError, RagError, StoreUnavailableError
 from rag.settings import Settings, find_config_file
 
 # Distributions whose versions decide whether an index or a converted model still loads.
@@ -45,6 +45,8 @@ class DoctorReport:
     paths: dict[str, str | None]
     checks: list[Check] = field(default_factory=list)
     index: dict[str, Any] | None = None
+    # What answers a question: the vector store the index uses, and the answer model.
+    using: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -58,6 +60,7 @@ class DoctorReport:
             "paths": self.paths,
             "checks": [asdict(c) for c in self.checks],
             "index": self.index,
+            "using": self.using,
         }
 
 
@@ -171,17 +174,38 @@ def _check_corpus(settings: Settings) -> Check:
     return Check("corpus", True, f"{len(files)} text files in {corpus}", required=False)
 
 
-def _check_index(settings: Settings) -> tuple[Check, dict[str, Any] | None]:
+def _check_index(settings: Settings) -> tuple[Check, dict[str, Any] | None, Check, str]:
+    """The index, the vector store it names (opened: a Milvus collection is reached), and
+    that store's label."""
     from rag.index.load import load_index
 
     where = f"--corpus {settings.corpus} --index {settings.index}"
     try:
-        loaded = load_index(settings.index, embedding_model_id(settings))
-        vectors = loaded.store.size
+        loaded = load_index(settings.index, embedding_model_id(settings), settings.milvus_token)
     except IndexMissingError as exc:
-        return Check("index", False, str(exc), f"rag index {where}"), None
+        fail = Check("index", False, str(exc), f"rag index {where}")
+        return fail, None, _check_new_store(settings), f"{settings.store} (for new indexes)"
     except RagError as exc:
-        return Check("index", False, str(exc), f"rag index --rebuild {where}"), None
+        fail = Check("index", False, str(exc), f"rag index --rebuild {where}")
+        return fail, None, _check_new_store(settings), f"{settings.store} (for new indexes)"
+    described = loaded.manifest.get("store")
+    label = _store_label(described)
+    try:
+        vectors = loaded.store.size
+    except StoreUnavailableError as exc:
+        fix = "start the Milvus server the index names, or set milvus_token (RAG_MILVUS_TOKEN)"
+        return (
+            Check("index", False, "its vector store does not answer", fix),
+            None,
+            Check("vector store", False, f"{label}: {exc}", fix),
+            label,
+        )
+    except RagError as exc:
+        fail = Check("index", False, str(exc), f"rag index --rebuild {where}")
+        return fail, None, Check("vector store", False, label, fail.fix), label
+    finally:
+        loaded.close()
+    store = Check("vector store", True, f"{label}: answers, {vectors} vectors")
     manifest = loaded.manifest
     stats = {
         "path": str(loaded.folder),
@@ -199,8 +223,55 @@ def _check_index(settings: Settings) -> tuple[Check, dict[str, Any] | None]:
     }
     if vectors != stats["chunks"]:
         detail = f"{loaded.folder} holds {vectors} vectors for {stats['chunks']} chunks"
-        return Check("index", False, detail, f"rag index --rebuild {where}"), stats
-    return Check("index", True, f"{stats['documents']} documents, {vectors} chunks"), stats
+        return Check("index", False, detail, f"rag index --rebuild {where}"), stats, store, label
+    found = Check("index", True, f"{stats['documents']} documents, {vectors} chunks")
+    return found, stats, store, label
+
+
+def _store_label(described: Any) -> str:
+    """`faiss (faiss-flat-ip)`, `milvus (milvus-flat-ip, collection C in Milvus Lite P)`."""
+    from rag.index.store import backend_name
+
+    info = described if isinstance(described, dict) else {"kind": described}
+    name = backend_name(described)
+    if name != "milvus":
+        return f"{name} ({info.get('kind', 'unknown kind')}, in the build folder)"
+    where = info.get("uri") or "Milvus Lite in the index folder"
+    return f"milvus ({info.get('kind')}, collection {info.get('collection')} at {where})"
+
+
+def _check_new_store(settings: Settings) -> Check:
+    """With no index to read: the store `rag index` would write to, reached if a server."""
+    if settings.store != "milvus":
+        return Check("vector store", True, f"{settings.store} (for new indexes)", required=False)
+    from rag.index.milvus_store import ping
+
+    try:
+        detail = ping(settings.milvus_uri, settings.milvus_token, settings.index)
+    except RagError as exc:
+        fix = "start the Milvus server, or fix milvus_uri (--milvus-uri, RAG_MILVUS_URI)"
+        return Check("vector store", False, str(exc), fix, required=False)
+    return Check("vector store", True, f"milvus (for new indexes): {detail}", required=False)
+
+
+def _check_server_model(settings: Settings) -> Check:
+    """The OpenAI-compatible server `llm_url` names answers GET /models (nothing loaded)."""
+    from rag.errors import ModelError
+    from rag.generate.openai_http import OpenAIGenerator
+
+    remote = OpenAIGenerator(
+        settings.llm_url, settings.llm_model, settings.llm_api_key, read_timeout_s=10
+    )
+    try:
+        remote.warm_up()
+        info = remote.model_info()
+    except ModelError as exc:
+        fix = "start the server, or fix llm_url (--llm-url, RAG_LLM_URL), or unset it"
+        return Check("answer model server", False, str(exc), fix)
+    finally:
+        remote.close()
+    served = ", ".join(info["served"] or []) or "no model list"
+    return Check("answer model server", True, f"{settings.llm_url} answers; serves {served}")
 
 
 def diagnose(settings: Settings) -> DoctorReport:
@@ -225,9 +296,16 @@ def diagnose(settings: Settings) -> DoctorReport:
     }
     report = DoctorReport(versions, paths)
     report.checks.append(_check_embedder(settings))
-    report.checks.append(_check_llama_cpp())
-    report.checks.append(_check_answer_model(settings))
+    local = [_check_llama_cpp(), _check_answer_model(settings)]
+    if settings.llm_url:
+        # The local model is not used: what it lacks is only a note.
+        report.checks += [replace(c, required=False) for c in local]
+        report.checks.append(_check_server_model(settings))
+        report.using["generator"] = f"OpenAI-compatible server {settings.llm_url}"
+    else:
+        report.checks += local
+        report.using["generator"] = f"local model {paths['answer_model']}"
     report.checks.append(_check_corpus(settings))
-    index_check, report.index = _check_index(settings)
-    report.checks.append(index_check)
+    index_check, report.index, store_check, report.using["store"] = _check_index(settings)
+    report.checks += [index_check, store_check]
     return report

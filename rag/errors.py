@@ -45,9 +45,17 @@ class IndexLockedError(RagError):
     """Another process is writing the index."""
 
 
+class StoreUnavailableError(RagError):
+    """The vector database the index names cannot be reached or refuses a request."""
+
+
 class ModelError(RagError):
     """A model is missing, incomplete, or not what it claims to be."""
 
 
 class QueryError(RagError):
     """The question cannot be used as given."""
+
+
+class NotFoundError(RagError):
+    """A named knowledge base, document or passage does not exist."""

@@ -63,10 +63,17 @@ def make_generator(
     on_fallback: Notice | None = None,
 ) -> Generator | None:
     """The answer model, loaded; None for `no_llm`, or (told to `on_fallback`) when the
-    default model or llama-cpp-python is not available. A model the user named must work.
+    default model or llama-cpp-python is not available. A model the user named must work,
+    and so must a server (`llm_url`): ModelError if it does not answer, never the local model.
     `progress` follows the default model's assembly on first use."""
     if no_llm:
         return None
+    if settings.llm_url:
+        from rag.generate.openai_http import OpenAIGenerator
+
+        remote = OpenAIGenerator(settings.llm_url, settings.llm_model, settings.llm_api_key)
+        remote.warm_up()
+        return remote
     from rag.generate.llama import LlamaGenerator
     from rag.generate.provision import resolve_model
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 CONFIG_NAME = "rag.toml"
 ENV_PREFIX = "RAG_"
 EMBEDDERS = ("e5", "hash")
-STORES = ("faiss", "milvus")
+STORES = ("", "faiss", "milvus")
 
 
 def default_home() -> Path:
@@ -71,9 +71,14 @@ class Settings:
     # (milvus_uri: a Milvus Lite file, by default in the index folder, or a server's
     # http(s)://host:19530 with milvus_token). An existing index is read with the store its
     # manifest names.
-    store: str = "faiss"
+    store: str = ""  # "": the store the index uses already (FAISS for a new index)
     milvus_uri: str = ""
     milvus_token: str = ""
+    # Answering on another machine: the API root of an OpenAI-compatible chat server
+    # (http(s)://host:port/v1). Set, it replaces the local model, with no fallback to it.
+    llm_url: str = ""
+    llm_model: str = ""  # "" = the first model the server lists
+    llm_api_key: str = ""  # sent as a Bearer token; never written anywhere
 
     def store_params(self) -> StoreParams:
         """The vector store's parameters, for `build_index`."""
@@ -106,7 +111,9 @@ class Settings:
 
         RuleSet.parse(self.rules_off)  # names an unknown rule: ConfigError
         if self.store not in STORES:
-            raise ConfigError(f"store must be one of {', '.join(STORES)}, got {self.store!r}.")
+            raise ConfigError(f"store must be faiss or milvus, got {self.store!r}.")
+        _check_url("milvus_uri", self.milvus_uri, "http(s)://host:19530, or a Milvus Lite path")
+        _check_url("llm_url", self.llm_url, "http(s)://host:port/v1")
         if self.top_k < 1 or self.top_k > 100:
             raise ConfigError(f"top_k must be between 1 and 100, got {self.top_k}.")
         if self.answer_k < 1 or self.answer_k > 20:
@@ -126,6 +133,19 @@ class Settings:
         if self.embed_batch < 1:
             raise ConfigError(f"embed_batch must be at least 1, got {self.embed_batch}.")
         return self
+
+
+def _check_url(name: str, value: str, expected: str) -> None:
+    """A URL setting, if it looks like one, names an http(s) host."""
+    from urllib.parse import urlsplit
+
+    if name == "milvus_uri" and "://" not in value:
+        return  # a Milvus Lite path, or "" for the default
+    if not value and name == "llm_url":
+        return
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be {expected}, got {value!r}.")
 
 
 def _coerce(name: str, raw: Any, where: str) -> Any:

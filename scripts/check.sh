@@ -14,6 +14,13 @@ if ! command -v tesseract >/dev/null && command -v apt-get >/dev/null && [ "$(id
         --no-install-recommends tesseract-ocr tesseract-ocr-chi-tra tesseract-ocr-eng; } \
         >/dev/null || echo "Could not install Tesseract; the OCR tests will be skipped."
 fi
+# The web page test drives Debian's Chromium with Playwright (no browser download); without
+# it that test is skipped.
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends chromium; } \
+        >/dev/null || echo "Could not install Chromium; the web page test will be skipped."
+fi
 ruff check rag tests scripts
 ruff format --check rag tests scripts
 mypy

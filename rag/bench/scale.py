@@ -35,7 +35,7 @@ from rag.evaluate.metrics import percentile
 from rag.index.build import IndexParams, write_index
 from rag.index.faiss_store import FaissStore
 from rag.index.load import load_index
-from rag.index.store import FLAT, StoreParams
+from rag.index.store import StoreParams
 from rag.ingest.chunking import Chunk, embed_text
 from rag.ingest.documents import Document
 from rag.settings import Settings
@@ -61,6 +61,7 @@ class ScaleSpec:
     hnsw_threshold: int
     hnsw_ef_search: int
     dense_weight: float
+    store: str = "faiss"  # the backend: "faiss" or "milvus" (Milvus Lite in the index folder)
     top_k: int = 5
     repeats: int = 2  # timed passes over the questions, after WARM_UP untimed ones
     seed: int = 0
@@ -175,7 +176,11 @@ def build(spec: ScaleSpec) -> dict[str, Any]:
     generated = time.perf_counter()
     embedder = _embedder(spec)
     params = IndexParams(120, 0, embedder.model_id, vectors.shape[1])
-    store = StoreParams(hnsw_threshold=spec.hnsw_threshold, hnsw_ef_search=spec.hnsw_ef_search)
+    store = StoreParams(
+        backend=spec.store,
+        hnsw_threshold=spec.hnsw_threshold,
+        hnsw_ef_search=spec.hnsw_ef_search,
+    )
     write_index(Path(spec.work), documents, chunks, vectors, params, store)
     return {
         "chunks": len(chunks),
@@ -229,6 +234,7 @@ def query(spec: ScaleSpec) -> dict[str, Any]:
         else round(rss_loaded - rss_before, 1),
     }
     result.update(_recall(index, retriever, spec, query_vectors, found))
+    index.close()
     return result
 
 
@@ -256,7 +262,7 @@ def _recall(
     index.store = store
     same = sum(set(a) == set(b) for a, b in zip(fused, fused_exact, strict=True))
     out["hybrid_same_top_k"] = round(same / len(spec.questions), 4)
-    if store.kind != FLAT:
+    if "hnsw" in store.kind:  # faiss-hnsw-ip, milvus-hnsw-ip
         sweep = []
         for ef in EF_SWEEP:
             store.set_ef_search(ef)
@@ -330,6 +336,7 @@ def bench_retrieval(
             hnsw_threshold=settings.hnsw_threshold,
             hnsw_ef_search=settings.hnsw_ef_search,
             dense_weight=settings.dense_weight,
+            store=settings.store or "faiss",
         )
         load_before = loadavg()
         result = run(spec)

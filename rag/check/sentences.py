@@ -99,3 +99,14 @@ def join_sentences(sentences: Sequence[str]) -> str:
             out += " "
         out += sentence
     return out
+
+
+def same_answer(checked: str, streamed: str) -> bool:
+    """Whether the streamed text already showed the checked answer: the same words and the
+    same citations, wherever the markers stood."""
+
+    def words(text: str) -> str:
+        return "".join(strip_markers(text).split())
+
+    same_marks = parse_markers(checked) == parse_markers(streamed)
+    return same_marks and words(checked) == words(streamed)

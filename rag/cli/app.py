@@ -15,6 +15,7 @@ from rag.cli.doctor import doctor, models_prepare
 from rag.cli.eval import eval_cmd
 from rag.cli.indexing import index, search
 from rag.cli.options import alerts, err
+from rag.cli.serve import kb_app, serve
 
 app = typer.Typer(
     help="Offline question answering over Chinese documents, with cited sources.",
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Prepare and check the local models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(kb_app, name="kb")
 
 
 class _ConsoleLog(logging.Handler):
@@ -64,4 +66,5 @@ app.command()(chat)
 app.command("eval")(eval_cmd)
 app.command()(doctor)
 app.command()(bench)
+app.command()(serve)
 models_app.command("prepare")(models_prepare)

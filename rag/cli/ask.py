@@ -8,9 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from rag.check.sentences import same_answer
 from rag.cli.options import (
     IndexOpt,
     JsonOpt,
+    KbOpt,
+    LlmUrlOpt,
     ModelOpt,
     NoLlmOpt,
     TopKOpt,
@@ -57,18 +60,6 @@ def load_pipeline(settings: Settings, no_llm: bool, quiet: bool) -> Any:
             model_progress=progress,
             on_fallback=fallback,
         )
-
-
-def same_answer(checked: str, streamed: str) -> bool:
-    """Whether the streamed text already showed the checked answer: the same words and the
-    same citations, wherever the markers stood."""
-    from rag.check.sentences import parse_markers, strip_markers
-
-    def words(text: str) -> str:
-        return "".join(strip_markers(text).split())
-
-    same_marks = parse_markers(checked) == parse_markers(streamed)
-    return same_marks and words(checked) == words(streamed)
 
 
 def bridge_notice(pipeline: Any, question: str) -> None:
@@ -124,11 +115,13 @@ def ask(
     top_k: TopKOpt = None,
     model: ModelOpt = None,
     no_llm: NoLlmOpt = False,
+    llm_url: LlmUrlOpt = None,
     as_json: JsonOpt = False,
+    kb: KbOpt = None,
 ) -> None:
     """Answer a question from the indexed documents, with checked citations."""
     with user_errors():
-        settings = settings_for(index=index_dir, answer_k=top_k, model=model)
+        settings = settings_for(kb, index=index_dir, answer_k=top_k, model=model, llm_url=llm_url)
         question = check_question(question, settings)
         pipeline = load_pipeline(settings, no_llm, quiet=as_json)
         streamed: list[str] = []
@@ -154,10 +147,12 @@ def chat(
     top_k: TopKOpt = None,
     model: ModelOpt = None,
     no_llm: NoLlmOpt = False,
+    llm_url: LlmUrlOpt = None,
+    kb: KbOpt = None,
 ) -> None:
     """Ask questions one after another; models stay loaded, follow-ups use the history."""
     with user_errors():
-        settings = settings_for(index=index_dir, answer_k=top_k, model=model)
+        settings = settings_for(kb, index=index_dir, answer_k=top_k, model=model, llm_url=llm_url)
         pipeline = load_pipeline(settings, no_llm, quiet=False)
         history: list[tuple[str, str]] = []
         streamed: list[str] = []

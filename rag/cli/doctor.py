@@ -31,6 +31,10 @@ def _print_doctor(report: Any) -> None:
     out.print("[bold]Paths[/bold]", highlight=False)
     for key, value in report.paths.items():
         out.print(f"  {key:<16} {value or '-'}", highlight=False)
+    if report.using:
+        out.print("[bold]In use[/bold]", highlight=False)
+        for key, value in report.using.items():
+            out.print(f"  {key:<16} {value}", highlight=False)
     out.print("[bold]Checks[/bold]", highlight=False)
     for c in report.checks:
         mark = "[green]ok[/green]" if c.ok else "[red]MISSING[/red]"

@@ -12,6 +12,7 @@ import typer
 from rag.cli.options import (
     IndexOpt,
     JsonOpt,
+    LlmUrlOpt,
     NoLlmOpt,
     TopKOpt,
     alerts,
@@ -54,6 +55,7 @@ def eval_cmd(
         typer.Option("--split", help="Only the 'dev' or the 'test' half of the eval file."),
     ] = None,
     no_llm: NoLlmOpt = False,
+    llm_url: LlmUrlOpt = None,
     answer_first: Annotated[
         bool,
         typer.Option(
@@ -96,7 +98,9 @@ def eval_cmd(
     )
 
     with user_errors():
-        settings = settings_for(index=index_dir, top_k=top_k, dense_weight=dense_weight)
+        settings = settings_for(
+            index=index_dir, top_k=top_k, dense_weight=dense_weight, llm_url=llm_url
+        )
         embedder = make_embedder(settings, say)
         index_path = settings.index
         built = None

@@ -12,6 +12,7 @@ from rag.cli.options import (
     CorpusOpt,
     IndexOpt,
     JsonOpt,
+    KbOpt,
     TopKOpt,
     alerts,
     check_question,
@@ -109,12 +110,13 @@ def search(
     index_dir: IndexOpt = None,
     top_k: TopKOpt = None,
     as_json: JsonOpt = False,
+    kb: KbOpt = None,
 ) -> None:
     """Show the passages that best match a question (no answer generation)."""
     from rag.pipeline import make_embedder, make_retriever
 
     with user_errors():
-        settings = settings_for(index=index_dir, top_k=top_k)
+        settings = settings_for(kb, index=index_dir, top_k=top_k)
         question = check_question(question, settings)
         retriever = make_retriever(settings, make_embedder(settings, say))
         found = retriever.search(question, settings.top_k)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from rag.errors import QueryError, RagError
+from rag.errors import ConfigError, QueryError, RagError
 from rag.settings import Settings, load_settings
 
 out = Console(soft_wrap=True)
@@ -33,6 +33,18 @@ ModelOpt = Annotated[
 NoLlmOpt = Annotated[
     bool, typer.Option("--no-llm", help="Answer with the best retrieved sentences, no model.")
 ]
+KbOpt = Annotated[
+    str | None,
+    typer.Option("--kb", help="A knowledge base (rag kb list) instead of --index."),
+]
+LlmUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-url",
+        help="Answer with an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 "
+        "[default: the local model].",
+    ),
+]
 
 
 log = logging.getLogger("rag.cli")
@@ -51,9 +63,17 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-def settings_for(**overrides: Any) -> Settings:
-    """The settings with this command's flags on top (None: not given)."""
-    return load_settings(overrides)
+def settings_for(kb: str | None = None, **overrides: Any) -> Settings:
+    """The settings with this command's flags on top (None: not given); with `kb`, that
+    knowledge base's folders as corpus and index."""
+    settings = load_settings(overrides)
+    if kb is None:
+        return settings
+    if overrides.get("index") is not None:
+        raise ConfigError("Pass --kb or --index, not both.")
+    from rag.serve.kb import get_kb
+
+    return get_kb(settings, kb).settings(settings)
 
 
 def say(message: str) -> None:

@@ -18,7 +18,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -312,7 +312,7 @@ def _publish(
     """Write a build beside the live one, switch CURRENT to it, remove the old one."""
     name = f"build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
     tmp = index_dir / f".{name}.partial"
-    backend = store_backend(store_params or StoreParams())
+    backend = store_backend(_keep_store(store_params or StoreParams(), previous))
     store: dict[str, Any] | None = None
     try:
         tmp.mkdir()
@@ -342,6 +342,22 @@ def _publish(
         shutil.rmtree(previous, ignore_errors=True)
     _remove_stale_partials(index_dir, keep=final)
     return final
+
+
+def _keep_store(params: StoreParams, previous: Path | None) -> StoreParams:
+    """Where the new build keeps its vectors: the store asked for, or (backend "") the one
+    the live build uses, with its URI unless another is given; FAISS for a first build. A
+    plain `rag index` never moves an index to another store."""
+    if params.backend:
+        return params
+    described: Any = None
+    if previous is not None:
+        try:
+            described = read_manifest(previous).get("store")
+        except IndexCorruptError:
+            described = None
+    kept = store_params_of(described)
+    return replace(params, backend=kept.backend, uri=params.uri or kept.uri)
 
 
 def _discard(folder: Path, backend: StoreBackend, store: dict[str, Any] | None) -> None:
@@ -382,12 +398,15 @@ def _write_build(
         for chunk in chunks:
             fh.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
     np.save(folder / "vectors.npy", vectors)
-    store = backend.build(vectors, folder)
-    described: dict[str, Any] = store.describe()
-    store.close()
     bm25_dir = folder / "bm25"
     bm25_dir.mkdir()
     BM25Index.build([embed_text(c) for c in chunks], params.bm25_k1, params.bm25_b).save(bm25_dir)
+    # The store last: from here on the caller holds its record, so a failure drops it too.
+    store = backend.build(vectors, folder)
+    try:
+        described: dict[str, Any] = store.describe()
+    finally:
+        store.close()
     return described
 
 
