@@ -158,14 +158,6 @@ def test_a_scaled_number_needs_the_scale_in_the_window() -> None:
     assert not measure_conflict("至少1萬顆GPU", "建造配備至少一萬顆 GPU 的超級電腦")
 
 
-def test_a_bare_number_must_stand_next_to_what_was_asked() -> None:
-    question = "台智雲目前有多少名員工？"
-    unrelated = "81.55 PFlops = 20*1000*1000 台目前華碩最新的NB"
-    assert lexical_support("台智雲目前有1,000名員工。", unrelated, question) == 0.0
-    related = "台智雲目前約有1000名員工，總部在台北。"
-    assert lexical_support("台智雲目前有1,000名員工。", related, question) >= 0.5
-
-
 def test_money_questions() -> None:
     assert asks_money("晶創26總共花了多少錢建置？")
     assert asks_money("How much did the supercomputer cost?")
@@ -234,12 +226,6 @@ def test_answer_type_a_question_asks_for() -> None:
     assert answer_type_missing("How many cores does it have?", "它是超級電腦。") == "a number"
     assert answer_type_missing("台灣杉二號是哪一年上榜的？", "它由國網中心建置。") == "a year"
     assert answer_type_missing("台灣杉二號是哪一年上榜的？", "2018年首次上榜。") is None
-    law = "《AI基本法》是哪一天三讀通過的？"
-    assert answer_type_missing(law, "《AI基本法》是2024年底三讀通過的。") == "a day"
-    assert answer_type_missing(law, "2024年12月15日三讀通過。") is None
-    assert answer_type_missing("燕軍在哪一天入松亭關？", "十月廿一。") is None
-    passed = "It passed on Dec. 15, 2024."
-    assert answer_type_missing("What date was the law passed?", passed) is None
     # 「幾」 that does not ask for a count, and questions that ask why or who.
     assert answer_type_missing("這幾年台灣AI發展的重點是什麼？", "重點是主權AI。") is None
     assert answer_type_missing("整合成幾家大公司，為什麼不容易？", "每個人都想當老闆。") is None
@@ -302,8 +288,8 @@ def test_a_slide_of_short_lines_reads_as_one_window() -> None:
 
 
 def test_rules_do_not_misread_ordinary_words() -> None:
-    """Seen on held-out documents (issue 25): 元件 is no price, 首先 no number, 第三節 no day,
-    and a name with a space is the same name without it."""
+    """Seen on held-out documents (issue 25): 元件 is no price, 首先 no number, and a name
+    with a space is the same name without it."""
     from rag.check.rules import answer_type_missing
     from rag.check.support import lexical_support
 
@@ -311,7 +297,5 @@ def test_rules_do_not_misread_ordinary_words() -> None:
     assert states_money("售價為五十元。") and states_money("100美元") and states_money("3,000元")
     assert answer_type_missing("安裝要幾個步驟？", "首先打開設定頁。") == "a number"
     assert answer_type_missing("安裝要幾個步驟？", "首次安裝需要三個步驟。") is None
-    assert answer_type_missing("法案在哪一天通過？", "請見第三節。") == "a day"
-    assert answer_type_missing("法案在哪一天通過？", "在中秋節前通過。") is None
     question = "晶創26在Top 500排第幾名？"
     assert lexical_support("晶創26排名第29名。", "晶創26在TOP500排名第29名。", question) >= 0.5

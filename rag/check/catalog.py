@@ -3,6 +3,10 @@ off in settings (`rules_off`), and is named in an answer's JSON when it refused 
 dropped a sentence. eval/RESULTS.md holds each rule's measured effect on the dev half and on
 the held-out sets (scripts/replay_rules.py replays saved runs with a rule off).
 
+Removed because they paid nowhere (no verdict changed on the dev half, the bundled test
+half or any held-out set, 2026-12-06): number_topic (an answer adding only a number needed
+it next to the question's topic) and day_asked (which day needed a day).
+
 The support check itself (a sentence stands only on a window of a cited passage that holds
 most of its words) is no rule here: without it nothing is checked.
 """
@@ -49,12 +53,6 @@ RULES: dict[str, Rule] = {
             "another country's table row does not answer for Japan.",
         ),
         Rule(
-            "number_topic",
-            "support",
-            "An answer that adds only a number to the question must find it next to what the "
-            "question asks about.",
-        ),
-        Rule(
             "two_passages",
             "support",
             "A sentence joining two facts (two table rows) may stand on one window of each of "
@@ -85,11 +83,6 @@ RULES: dict[str, Rule] = {
             "a bare number): a sum in dollars is no GPU count, years of service no age.",
         ),
         Rule("year_asked", "verdict", "A question asking which year needs a year."),
-        Rule(
-            "day_asked",
-            "verdict",
-            "A question asking which day needs a day: 「2024年底」 is no date a law passed.",
-        ),
         Rule(
             "named_terms",
             "verdict",

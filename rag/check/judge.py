@@ -44,7 +44,7 @@ class Verdict:
 
 
 # What a kind of answer the question asks for (rag.check.rules) is checked by.
-_TYPE_RULES = {"a number": "number_asked", "a year": "year_asked", "a day": "day_asked"}
+_TYPE_RULES = {"a number": "number_asked", "a year": "year_asked"}
 
 
 def judge(
@@ -60,9 +60,10 @@ def judge(
     """Decide in code whether a model's answer stands: refused when the model says the
     passages do not answer, when no sentence is supported by a cited passage, or when a rule
     of rag.check.catalog that is on finds the answer does not give what the question asks
-    (a sum, a number, a year, a day; the cited documents (`documents[i]`: the whole text of
-    passage i's document) never mention a term the question names; no cited passage names the
-    office asked about). Unsupported sentences are dropped from what is kept."""
+    (a sum, a number, a year, a number in the measure asked; the cited documents
+    (`documents[i]`: the whole text of passage i's document) never mention a term the
+    question names; no cited passage names the office asked about). Unsupported sentences
+    are dropped from what is kept."""
     if not raw or is_refusal(raw):
         return Verdict(True, "model refused", refused_by="model")
     checked = check_citations(raw, passages, threshold, similarity, question, rules)

@@ -1,5 +1,5 @@
 """What a question asks for, and whether an answer gives it: a sum of money, a number, a
-year, a day, the holder of an office, the terms it names."""
+year, the holder of an office, the terms it names."""
 
 from __future__ import annotations
 
@@ -83,24 +83,6 @@ _STATES_YEAR = re.compile(
 )
 
 
-# A question that asks for a day, and what an answer to one states (a day of the month, a
-# weekday, a festival): 「2024年底」 does not say which day a law passed.
-_ASKS_DAY = re.compile(
-    r"哪一天|哪天|几月几[日号]|什么日期|哪个日期|何日|what date|which day|what day"
-)
-
-
-_STATES_DAY = re.compile(
-    r"\d+\s*[日号]|[一二三四五六七八九十廿卅]+\s*[日号]|月\s*[初廿卅一二三四五六七八九十\d]"
-    r"|\d{1,2}/\d{1,2}|\d{4}-\d{1,2}-\d{1,2}|星期|周[一二三四五六日]|礼拜"
-    # A festival (春节, 中秋节), not 第三节 (a section) or 节目, 节点, 节省.
-    r"|(?<![第\d一二三四五六七八九十百])节(?![目点省约奏能])"
-    r"|\d{1,2}(?:st|nd|rd|th)\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d"
-    r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
-    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
-)
-
-
 def _new_matches(pattern: re.Pattern[str], answer: str, question: str) -> bool:
     """Whether the answer has a match of `pattern` the question does not (晶創26's 26 is
     not an answer to 「晶創26有多少核心」)."""
@@ -109,26 +91,24 @@ def _new_matches(pattern: re.Pattern[str], answer: str, question: str) -> bool:
 
 
 def _asked_types(norm_question: str) -> list[tuple[str, re.Pattern[str]]]:
-    """What a normalised question asks for ("a year", "a day", "a number"), each with the
+    """What a normalised question asks for ("a year", "a number"), each with the
     pattern of an answer that gives it."""
     asked = []
     if _ASKS_YEAR.search(norm_question):
         asked.append(("a year", _STATES_YEAR))
-    if _ASKS_DAY.search(norm_question):
-        asked.append(("a day", _STATES_DAY))
     if _ASKS_NUMBER.search(norm_question) and not _ASKS_OTHER.search(norm_question):
         asked.append(("a number", _STATES_NUMBER))
     return asked
 
 
 def asks_answer_type(question: str) -> bool:
-    """Whether the question asks for a number, a year or a day (see answer_type_missing)."""
+    """Whether the question asks for a number or a year (see answer_type_missing)."""
     return bool(_asked_types(normalize_for_match(question)))
 
 
 def answer_type_missing(question: str, answer: str) -> str | None:
     """What kind of answer the question asks for and the answer does not give: a number for
-    「多少」, 「第幾」 or "how many", a year for 「哪一年」, a day for 「哪一天」. None when
+    「多少」, 「第幾」 or "how many", a year for 「哪一年」. None when
     nothing is missing."""
     q, a = normalize_for_match(question), normalize_for_match(answer)
     return next((kind for kind, gives in _asked_types(q) if not _new_matches(gives, a, q)), None)

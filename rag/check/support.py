@@ -15,7 +15,6 @@ from functools import lru_cache
 
 from rag.check.catalog import ALL_ON, RuleSet
 from rag.check.numbers import (
-    NUMBER,
     THOUSANDS,
     measure_conflict,
     numbers,
@@ -154,9 +153,6 @@ def _best_support(
         wanted = stated_numbers(sentence) - passage_numbers(question)
     else:
         wanted = numbers(sentence) - numbers(question)
-    # An answer that adds nothing but a number to the question (「台智雲有1000名員工」) is
-    # supported only where that number stands next to something the question asks about.
-    bare = bool(wanted) and all(NUMBER.fullmatch(g) for g in novel) and rules.on("number_topic")
     # Where a Chinese question names someone or something, at least half of those names must
     # be in the supporting window: 「日本排第4名」 is not supported by another country's row,
     # nor 「Humain的執行長是黃仁勳」 by a sentence about NVIDIA's.
@@ -165,15 +161,12 @@ def _best_support(
         if has_han(question) and rules.on("question_names")
         else frozenset()
     )
-    topic = question_grams(question, _WHEN) if bare and not names else set()
     best = 0.0
     for window in candidates:
         if names:
             norm = normalize_for_match(window)
             if 2 * sum(_mentions(norm, n) for n in names) < len(names):
                 continue
-        if topic and not topic & grams(window):
-            continue
         if rules.on("numbers_stated") and not wanted <= passage_numbers(window):
             continue
         if not (rules.on("measure_words") and measure_conflict(sentence, window)):
@@ -183,10 +176,6 @@ def _best_support(
                 word_support(sentence, window, question),
             )
     return best
-
-
-# Words that place a question in time but say nothing of its topic (normalised forms).
-_WHEN = frozenset(["目前", "现在", "如今", "现今", "当时", "最近", "今年", "去年"])
 
 
 def question_grams(question: str, skip: frozenset[str] = frozenset()) -> set[str]:
