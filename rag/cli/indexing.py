@@ -16,7 +16,7 @@ from rag.cli.options import (
     TopKOpt,
     alerts,
     check_question,
-    err,
+    embedding_progress,
     log,
     ms,
     out,
@@ -49,26 +49,11 @@ def index(
 ) -> None:
     """Build or update the index of a corpus folder (only changed documents are re-read and
     re-embedded). Files that cannot be read are skipped with the reason."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from rag.pipeline import index_folder
 
     with user_errors():
         settings = settings_for(corpus=corpus, index=index_dir, store=store, milvus_uri=milvus_uri)
-        quiet = as_json or err.quiet or not err.is_terminal
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            disable=quiet,
-        ) as bar:
-            task = bar.add_task("Embedding chunks", total=None, visible=False)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total, visible=True)
-
+        with embedding_progress(quiet=as_json) as progress:
             report = index_folder(
                 settings,
                 rebuild=rebuild,

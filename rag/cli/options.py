@@ -4,7 +4,7 @@ option types that several commands take, and turning errors into messages and ex
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -113,3 +113,20 @@ def ms(timings: dict[str, Any]) -> str:
         elif value is not None:
             parts.append(f"{key} {value}")
     return ", ".join(parts)
+
+
+@contextmanager
+def embedding_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for embedding chunks on stderr (none when quiet or not a terminal);
+    yields the (done, total) callback that moves it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    disable = quiet or err.quiet or not err.is_terminal
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=err, disable=disable) as bar:
+        task = bar.add_task("Embedding chunks", total=None, visible=False)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, visible=True)
+
+        yield progress

@@ -15,6 +15,7 @@ from rag.cli.options import (
     ModelOpt,
     NoLlmOpt,
     alerts,
+    embedding_progress,
     err,
     out,
     say,
@@ -147,23 +148,9 @@ def kb_list(
 
 def _reindex(settings: Any, kb: Any) -> None:
     """Re-index with a progress bar and say what changed."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress
-
     from rag.serve.kb import reindex
 
-    quiet = err.quiet or not err.is_terminal
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        disable=quiet,
-    ) as bar:
-        task = bar.add_task("Embedding chunks", total=None, visible=False)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, visible=True)
-
+    with embedding_progress(quiet=False) as progress:
         report = reindex(settings, kb, progress=progress, notice=say)
     if report is None:
         out.print(f"{kb.name} has no documents left; its index was removed.", highlight=False)
