@@ -52,6 +52,7 @@ def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
                 "record": record,
                 "prompt": prompt,
                 "documents": [retriever.document_text(h.chunk.doc_id) for h in hits],
+                "titles": [retriever.document_title(h.chunk.doc_id) for h in hits],
                 "similarity": retriever.similarity(hits),
                 "sources": [h.source for h in hits],
             }
@@ -75,6 +76,7 @@ def _verdict(case: dict[str, Any], rules: RuleSet) -> dict[str, Any]:
         similarity=case["similarity"],
         documents=case["documents"],
         rules=rules,
+        titles=case["titles"],
     )
     if verdict.refused:
         return {"refused": True, "refused_by": verdict.refused_by, "answer": "", "cited": []}

@@ -121,3 +121,15 @@ def test_numbers_in_chinese_numerals_must_be_in_the_passage() -> None:
     assert check_citations(
         "一般來說滷肉飯價格大約五十元[1]。", [plain], question=question
     ).any_supported
+
+
+def test_a_name_the_question_gives_may_be_in_the_document_title() -> None:
+    """An article rarely repeats its subject in the sentence that answers."""
+    question = "吳漢章在哪一家公司工作？"
+    passage = "他目前擔任台智雲總經理，負責雲端算力服務。"
+    answer = "他在台智雲擔任總經理[1]。"
+    assert not check_citations(answer, [passage], question=question).any_supported
+    titled = check_citations(answer, [passage], question=question, titles=["專訪吳漢章"])
+    assert titled.any_supported
+    other = check_citations(answer, [passage], question=question, titles=["專訪黃仁勳"])
+    assert not other.any_supported

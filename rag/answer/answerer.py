@@ -219,6 +219,7 @@ class Answerer:
             self.retriever.similarity(hits),
             [self.retriever.document_text(h.chunk.doc_id) for h in hits],
             self.rules,
+            [self.retriever.document_title(h.chunk.doc_id) for h in hits],
         )
         if offset and verdict.checked is not None:
             verdict.checked = CheckResult(

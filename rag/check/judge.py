@@ -56,6 +56,7 @@ def judge(
     similarity: Similarity | None = None,
     documents: Sequence[str] | None = None,
     rules: RuleSet = ALL_ON,
+    titles: Sequence[str] | None = None,
 ) -> Verdict:
     """Decide in code whether a model's answer stands: refused when the model says the
     passages do not answer, when no sentence is supported by a cited passage, or when a rule
@@ -66,7 +67,7 @@ def judge(
     are dropped from what is kept."""
     if not raw or is_refusal(raw):
         return Verdict(True, "model refused", refused_by="model")
-    checked = check_citations(raw, passages, threshold, similarity, question, rules)
+    checked = check_citations(raw, passages, threshold, similarity, question, rules, titles)
     if not checked.any_supported:
         return Verdict(True, "no supported sentence", checked, refused_by="support")
     kept = " ".join(s.text for s in checked.sentences if s.supported)

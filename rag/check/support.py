@@ -113,13 +113,14 @@ def word_support(sentence: str, window: str, question: str = "") -> float:
 
 
 def lexical_support(
-    sentence: str, passage: str, question: str = "", rules: RuleSet = ALL_ON
+    sentence: str, passage: str, question: str = "", rules: RuleSet = ALL_ON, title: str = ""
 ) -> float:
     """Best share of the sentence's grams found in one window of the passage; a window that
     lacks a number the sentence states does not count (invented figures are the commonest
     small-model error). Grams the sentence repeats from the question are left out when
-    enough remain: what must come from the passage is what the answer adds."""
-    return _best_support(sentence, windows(passage), question, rules)
+    enough remain: what must come from the passage is what the answer adds. `title`: the
+    title of the passage's document, which names what every window of it is about."""
+    return _best_support(sentence, windows(passage), question, rules, title)
 
 
 def joint_support(
@@ -140,7 +141,11 @@ def joint_support(
 
 
 def _best_support(
-    sentence: str, candidates: Sequence[str], question: str, rules: RuleSet = ALL_ON
+    sentence: str,
+    candidates: Sequence[str],
+    question: str,
+    rules: RuleSet = ALL_ON,
+    title: str = "",
 ) -> float:
     sentence_grams = grams(sentence)
     asked = normalize_for_match(question)
@@ -164,7 +169,9 @@ def _best_support(
     best = 0.0
     for window in candidates:
         if names:
-            norm = normalize_for_match(window)
+            # A document's title names what each of its sentences is about: an encyclopedia
+            # article on 波斯黇鹿 rarely repeats the name in the sentence that answers.
+            norm = normalize_for_match(f"{title}\n{window}")
             if 2 * sum(_mentions(norm, n) for n in names) < len(names):
                 continue
         if rules.on("numbers_stated") and not wanted <= passage_numbers(window):
@@ -263,9 +270,11 @@ def check_citations(
     similarity: Similarity | None = None,
     question: str = "",
     rules: RuleSet = ALL_ON,
+    titles: Sequence[str] | None = None,
 ) -> CheckResult:
     """Check every sentence of `answer` against `passages` (numbered from 1); `rules` says
-    which of the named support rules (rag.check.catalog) apply."""
+    which of the named support rules (rag.check.catalog) apply; `titles[i]` is the title of
+    passage i's document."""
     result = CheckResult()
     count = len(passages)
     for raw in split_sentences(answer):
@@ -276,7 +285,11 @@ def check_citations(
         if not _is_claim(text, question):
             result.sentences.append(CheckedSentence(text, [], True, False, 0.0))
             continue
-        scores = [lexical_support(text, p, question, rules) for p in passages]
+        named = titles or [""] * len(passages)
+        scores = [
+            lexical_support(text, p, question, rules, t)
+            for p, t in zip(passages, named, strict=True)
+        ]
         crossing = similarity is not None and rules.on("cross_language")
         if crossing and mostly_latin(text) and not mostly_latin(passages):
             assert similarity is not None

@@ -114,6 +114,11 @@ class Retriever:
         """The whole extracted text of a document that a hit comes from."""
         return self.index.document_text(doc_id)
 
+    def document_title(self, doc_id: str) -> str:
+        """The title a document gives itself (its metadata or first line), else ""."""
+        record = self.index.manifest.get("documents", {}).get(doc_id, {})
+        return str(record.get("title") or "")
+
     def similarity(self, hits: Sequence[Hit]) -> Similarity | None:
         """Cross-language support: e5 cosine of a sentence against these hits' chunks, scaled
         to [0, 1]; None without an embedder or for hits from elsewhere."""
