@@ -191,3 +191,12 @@ def test_taken_port_is_a_one_line_error() -> None:
             bind("127.0.0.1", sock.getsockname()[1])
     finally:
         sock.close()
+
+
+def test_malloc_arenas_can_be_capped() -> None:
+    """rag serve caps glibc's malloc arenas (memory target of issue 23) where glibc exists."""
+    import ctypes.util
+
+    from rag.serve.server import limit_malloc_arenas
+
+    assert limit_malloc_arenas(2) is bool(ctypes.util.find_library("c"))

@@ -54,7 +54,7 @@ def serve(
     upload, and a web page at http://HOST:PORT/."""
     from rag.serve.app import create_app
     from rag.serve.security import ServeConfig, read_token
-    from rag.serve.server import bind, run
+    from rag.serve.server import bind, limit_malloc_arenas, run
     from rag.serve.services import build_services
 
     with user_errors():
@@ -72,6 +72,7 @@ def serve(
             err.print(f"[yellow]Notice:[/yellow] {message}", highlight=False)
 
         say("Loading the models…")
+        limit_malloc_arenas()
         services = build_services(settings, config, no_llm=no_llm, notice=say, on_fallback=fallback)
         shown = f"[{host}]" if ":" in host else host
         names = ", ".join(kb.name for kb in _kbs(settings))

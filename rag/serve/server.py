@@ -30,6 +30,23 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's per-thread malloc arenas for this long-running, many-threaded process
+    (uvicorn's workers, torch and llama.cpp threads): each thread that allocates may otherwise
+    get an arena of its own that is never given back. False where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        return bool(libc.mallopt(-8, arenas))  # -8: M_ARENA_MAX in glibc's malloc.h
+    except (OSError, AttributeError):
+        return False
+
+
 def _server(app: Any, log_level: str) -> Any:
     import uvicorn
 
