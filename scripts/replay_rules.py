@@ -23,10 +23,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rag.answer.answerer import check_reply
 from rag.answer.prompting import build_prompt
 from rag.check.catalog import ALL_ON, RULES, RuleSet
-from rag.check.copying import repair_copying
-from rag.check.judge import judge
 from rag.evaluate.metrics import is_correct
 from rag.pipeline import make_embedder, make_retriever
 from rag.settings import load_settings
@@ -47,16 +46,7 @@ def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
         query = f"{question}\n{translated}" if translated else question
         hits = retriever.search(query, k).hits
         prompt = build_prompt(question, detect_script(question), hits)
-        cases.append(
-            {
-                "record": record,
-                "prompt": prompt,
-                "documents": [retriever.document_text(h.chunk.doc_id) for h in hits],
-                "titles": [retriever.document_title(h.chunk.doc_id) for h in hits],
-                "similarity": retriever.similarity(hits),
-                "sources": [h.source for h in hits],
-            }
-        )
+        cases.append({"record": record, "prompt": prompt, "hits": hits, "retriever": retriever})
     return cases
 
 
@@ -66,22 +56,12 @@ def _verdict(case: dict[str, Any], rules: RuleSet) -> dict[str, Any]:
     raw = record["raw_answer"] or ""
     if record.get("retried") and not rules.on("retry"):
         return {"refused": True, "refused_by": "model", "answer": "", "cited": []}
-    if rules.on("copy_repair"):
-        raw = repair_copying(raw, [*prompt.readable, question])
-    verdict = judge(
-        question,
-        detect_script(question),
-        raw,
-        prompt.passages,
-        similarity=case["similarity"],
-        documents=case["documents"],
-        rules=rules,
-        titles=case["titles"],
-    )
+    script = detect_script(question)
+    verdict = check_reply(case["retriever"], question, script, raw, prompt, case["hits"], rules)
     if verdict.refused:
         return {"refused": True, "refused_by": verdict.refused_by, "answer": "", "cited": []}
     kept = verdict.kept
-    cited = sorted({case["sources"][n - 1] for n in kept.cited})
+    cited = sorted({case["hits"][n - 1].source for n in kept.cited})
     return {"refused": False, "refused_by": "", "answer": kept.answer, "cited": cited}
 
 

@@ -27,6 +27,7 @@ from rag.check.sentences import CheckResult
 from rag.check.support import SUPPORT_THRESHOLD
 from rag.generate.base import Generator
 from rag.retrieve.retriever import Hit, Retriever
+from rag.textnorm import Script
 
 if TYPE_CHECKING:
     from rag.settings import Settings
@@ -206,20 +207,15 @@ class Answerer:
         prompt = build_prompt(understood.asked, understood.script, hits)
         retry = retry and self.rules.on("retry")
         draft = draft_answer(self.generator, prompt, self.max_tokens, on_token, retry)
-        text = draft.text
-        if self.rules.on("copy_repair"):
-            # What is checked and shown, with characters miscopied from the passages put back.
-            text = repair_copying(text, [*prompt.readable, understood.asked])
-        verdict = judge(
+        verdict = check_reply(
+            self.retriever,
             understood.asked,
             understood.script,
-            text,
-            prompt.passages,
-            self.threshold,
-            self.retriever.similarity(hits),
-            [self.retriever.document_text(h.chunk.doc_id) for h in hits],
+            draft.text,
+            prompt,
+            hits,
             self.rules,
-            [self.retriever.document_title(h.chunk.doc_id) for h in hits],
+            self.threshold,
         )
         if offset and verdict.checked is not None:
             verdict.checked = CheckResult(
@@ -230,3 +226,31 @@ class Answerer:
                 [n + offset for n in verdict.checked.dropped_markers],
             )
         return _Attempt(draft, verdict, prompt, offset)
+
+
+def check_reply(
+    retriever: Retriever,
+    question: str,
+    script: Script,
+    reply: str,
+    prompt: Prompt,
+    hits: Sequence[Hit],
+    rules: RuleSet = ALL_ON,
+    threshold: float = SUPPORT_THRESHOLD,
+) -> Verdict:
+    """The verdict on the model's reply to `prompt` (built over `hits`): characters miscopied
+    from the passages put back (rule copy_repair), then judged in code with the hits'
+    documents and titles. scripts/replay_rules.py judges saved replies with this function."""
+    if rules.on("copy_repair"):
+        reply = repair_copying(reply, [*prompt.readable, question])
+    return judge(
+        question,
+        script,
+        reply,
+        prompt.passages,
+        threshold,
+        retriever.similarity(hits),
+        [retriever.document_text(h.chunk.doc_id) for h in hits],
+        rules,
+        [retriever.document_title(h.chunk.doc_id) for h in hits],
+    )

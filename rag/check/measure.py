@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from rag.check.rules import ASKS_OTHER
 from rag.check.sentences import strip_markers
 from rag.textnorm import normalize_for_match
 
@@ -59,18 +60,14 @@ _DURATION = re.compile(r"多久|多长时间|how long")
 _TIME = ("days", "months", "years", "hours")
 # 「第幾」 and 「排名」 ask for a place, not an amount.
 _PLACE = re.compile(r"第几|前几|排名|排第|which place|what rank")
-# A question that also asks who, which, why or how asks for that instead (as in rules.py).
-_OTHER = re.compile(
-    r"为什么|为何|怎么|如何|哪(?!一年|年)|谁|什么|\b(?:why|who|which|how come)\b"
-    r"|\bwhat\b(?! percent| share| rank)"
-)
 
 
 def asked_measure(question: str) -> tuple[str, ...]:
     """The measures a question asks a number in (any of them answers it); () when it asks
     for none the table knows, or for a place (「第幾名」)."""
     q = normalize_for_match(question)
-    if _PLACE.search(q) or _OTHER.search(q):
+    # A question that also asks who, which, why or how asks for that instead.
+    if _PLACE.search(q) or ASKS_OTHER.search(q):
         return ()
     if _DURATION.search(q):
         return _TIME

@@ -57,7 +57,7 @@ _ASKS_NUMBER = re.compile(
 )
 
 
-_ASKS_OTHER = re.compile(
+ASKS_OTHER = re.compile(
     r"为什么|为何|怎么|如何|哪(?!一年|年)|谁|什么|\b(?:why|who|which|how come)\b"
     r"|\bwhat\b(?! percent| share| rank)"
 )
@@ -96,7 +96,7 @@ def _asked_types(norm_question: str) -> list[tuple[str, re.Pattern[str]]]:
     asked = []
     if _ASKS_YEAR.search(norm_question):
         asked.append(("a year", _STATES_YEAR))
-    if _ASKS_NUMBER.search(norm_question) and not _ASKS_OTHER.search(norm_question):
+    if _ASKS_NUMBER.search(norm_question) and not ASKS_OTHER.search(norm_question):
         asked.append(("a number", _STATES_NUMBER))
     return asked
 

@@ -45,7 +45,7 @@ from rag.index.load import (
     read_manifest,
     store_params_of,
 )
-from rag.index.store import StoreBackend, StoreParams, backend_name
+from rag.index.store import StoreBackend, StoreParams
 from rag.ingest.chunking import SPLITTER_VERSION, Chunk, chunk_documents, embed_text
 from rag.ingest.documents import Document, document_record, extracted_from_record, load_corpus
 from rag.ingest.extract import Extracted, ExtractOptions
@@ -312,7 +312,8 @@ def _publish(
     """Write a build beside the live one, switch CURRENT to it, remove the old one."""
     name = f"build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
     tmp = index_dir / f".{name}.partial"
-    backend = store_backend(_keep_store(store_params or StoreParams(), previous))
+    replaced = _store_record(previous)
+    backend = store_backend(_keep_store(store_params or StoreParams(), replaced))
     store: dict[str, Any] | None = None
     try:
         tmp.mkdir()
@@ -338,25 +339,31 @@ def _publish(
         _discard(tmp, backend, store)
         raise
     if previous is not None and previous != final:
-        _drop_store(previous)
+        _drop_store(previous, replaced)
         shutil.rmtree(previous, ignore_errors=True)
     _remove_stale_partials(index_dir, keep=final)
     return final
 
 
-def _keep_store(params: StoreParams, previous: Path | None) -> StoreParams:
+def _store_record(build: Path | None) -> dict[str, Any] | None:
+    """What the live build's manifest records of its store (None: no build, an unreadable
+    manifest, or an old manifest that recorded only the FAISS kind)."""
+    if build is None:
+        return None
+    try:
+        described = read_manifest(build).get("store")
+    except IndexCorruptError:
+        return None
+    return described if isinstance(described, dict) else None
+
+
+def _keep_store(params: StoreParams, replaced: dict[str, Any] | None) -> StoreParams:
     """Where the new build keeps its vectors: the store asked for, or (backend "") the one
     the live build uses, with its URI unless another is given; FAISS for a first build. A
     plain `rag index` never moves an index to another store."""
     if params.backend:
         return params
-    described: Any = None
-    if previous is not None:
-        try:
-            described = read_manifest(previous).get("store")
-        except IndexCorruptError:
-            described = None
-    kept = store_params_of(described)
+    kept = store_params_of(replaced)
     return replace(params, backend=kept.backend, uri=params.uri or kept.uri)
 
 
@@ -370,12 +377,13 @@ def _discard(folder: Path, backend: StoreBackend, store: dict[str, Any] | None) 
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _drop_store(build: Path) -> None:
-    """Drop what a replaced build's store kept outside its folder (a collection)."""
+def _drop_store(build: Path, described: dict[str, Any] | None) -> None:
+    """Drop what a replaced build's store kept outside its folder (a collection; FAISS keeps
+    nothing outside)."""
+    if described is None:
+        return
     try:
-        described = read_manifest(build).get("store")
-        if backend_name(described) != "faiss" and isinstance(described, dict):
-            store_backend(store_params_of(described)).drop(build, described)
+        store_backend(store_params_of(described)).drop(build, described)
     except Exception as exc:  # the new build is live: an old collection left is only waste
         log.warning("could not drop the vector store of the replaced build %s: %s", build, exc)
 
