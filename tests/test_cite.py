@@ -158,6 +158,15 @@ def test_a_scaled_number_needs_the_scale_in_the_window() -> None:
     assert not measure_conflict("至少1萬顆GPU", "建造配備至少一萬顆 GPU 的超級電腦")
 
 
+def test_a_number_restated_from_the_question_needs_no_units_of_the_passage() -> None:
+    window = "天文學家認為大約有3乘以10的23次方。"
+    sentence = "認為宇宙上的恆星有3×10^23顆的科學家來自美國。"
+    assert measure_conflict(sentence, window)
+    assert not measure_conflict(sentence, window, "認為恆星有3×10^23顆的科學家來自哪邊？")
+    # Units the question does not give are still checked.
+    assert measure_conflict("有23名科學家", window, "認為恆星有3×10^23顆的科學家來自哪邊？")
+
+
 def test_money_questions() -> None:
     assert asks_money("晶創26總共花了多少錢建置？")
     assert asks_money("How much did the supercomputer cost?")

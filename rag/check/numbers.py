@@ -96,17 +96,20 @@ def quantities(text: str) -> dict[str, set[str]]:
 _MAGNITUDES = frozenset("亿万")
 
 
-def measure_conflict(sentence: str, window: str) -> bool:
+def measure_conflict(sentence: str, window: str, question: str = "") -> bool:
     """True when the sentence counts a number in other units than the window does: the
     window writes 1000 only as 1000家 and the sentence says 1000名員工. A number the window
     also writes bare (a table cell) or not at all is no conflict, unless the sentence scales
     it (118億台幣) and the window never does, not even in a header (「營收(億元)」): a
-    table's 118th place is no sum of 118億."""
+    table's 118th place is no sum of 118億. A number the question states in the same units
+    needs no support, like any words of the question (「3×10^23顆恆星」 restated from the
+    question is no conflict with a passage's 「3乘以10的23次方」)."""
     stated = quantities(window)
+    asked = quantities(question) if question else {}
     scales = _MAGNITUDES & set(normalize_for_match(window))
     for number, units in quantities(sentence).items():
         seen = stated.get(number)
-        if not seen:
+        if not seen or units <= asked.get(number, set()):
             continue
         if "" not in seen and not (units - {""}) <= seen:
             return True

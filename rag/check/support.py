@@ -176,7 +176,7 @@ def _best_support(
                 continue
         if rules.on("numbers_stated") and not wanted <= passage_numbers(window):
             continue
-        if not (rules.on("measure_words") and measure_conflict(sentence, window)):
+        if not (rules.on("measure_words") and measure_conflict(sentence, window, question)):
             best = max(
                 best,
                 coverage(sentence_grams, window),
