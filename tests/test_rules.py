@@ -133,3 +133,19 @@ def test_a_name_the_question_gives_may_be_in_the_document_title() -> None:
     assert titled.any_supported
     other = check_citations(answer, [passage], question=question, titles=["專訪黃仁勳"])
     assert not other.any_supported
+
+
+def test_an_answer_that_adds_nothing_to_the_question_is_refused() -> None:
+    from rag.check.rules import adds_nothing
+
+    question = "主要支持民主黨的對象包括都市地區的勞工團體以及誰？"
+    assert adds_nothing(question, "主要支持民主黨的對象包括都市地區的勞工團體以及。")
+    assert not adds_nothing(question, "包括都市地區的勞工團體以及全國農村農夫。")
+    # Numbers are compared whole: 5 is not in 「TOP500」.
+    assert not adds_nothing("TOP500前300名裡面，台灣有幾台？", "前 300 有 5 台")
+    assert adds_nothing("TOP500前300名裡面有幾台？", "TOP500前300名")
+    passage = "主要支持民主黨的對象包括都市地區的勞工團體以及全國農村農夫。"
+    reply = "主要支持民主黨的對象包括都市地區的勞工團體以及[1]。"
+    assert judge(question, "traditional", reply, [passage]).refused_by == "adds_nothing"
+    off = RuleSet.parse("adds_nothing")
+    assert not judge(question, "traditional", reply, [passage], rules=off).refused

@@ -12,7 +12,7 @@ from rag.generate.base import Messages
 from rag.generate.prompts import PROMPTS, build_messages
 from rag.ingest.chunking import embed_text, linearize_tables
 from rag.retrieve.retriever import Hit
-from rag.textnorm import Script, han_share, to_script
+from rag.textnorm import Script, detect_script, han_share, to_script
 
 # Share of Chinese characters among the letters of the passages from which an English
 # question is answered through a Chinese draft. A table row such as 「| 29 | Nano4 (晶創26) |
@@ -62,7 +62,11 @@ def build_prompt(question: str, script: Script, hits: list[Hit]) -> Prompt:
     passages = [passage_text(h) for h in hits]
     bridged = script == "english" and han_share(passages) >= BRIDGE_HAN_SHARE
     frame: Script = "traditional" if bridged else script
-    keep = frozenset("".join(passages)) if frame == "traditional" else frozenset()
+    # Characters a Traditional passage writes (台灣, not 臺灣) are kept as written; those of a
+    # Simplified passage are not: copied from it, 经济 would stay Simplified in a Traditional
+    # answer.
+    written = [p for p in passages if detect_script(p) == "traditional"]
+    keep = frozenset("".join(written)) if frame == "traditional" else frozenset()
     # The model reads the passages in the question's script: shown Traditional passages
     # for a Simplified question, it tends to answer that the passages say nothing.
     readable = [prompt_text(p, frame) for p in passages]

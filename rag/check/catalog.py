@@ -107,6 +107,13 @@ RULES: dict[str, Rule] = {
             "After the model says the passages do not answer, it is asked once more without "
             "that way out; its answer is checked like any other.",
         ),
+        Rule(
+            "adds_nothing",
+            "verdict",
+            "An answer whose every letter, digit and Chinese character is already in the "
+            "question adds nothing: the question restated, its blank unfilled or filled with "
+            "the question's own words.",
+        ),
     )
 }
 

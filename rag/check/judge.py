@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rag.check.catalog import ALL_ON, RuleSet
 from rag.check.measure import asked_measure, states_measure
 from rag.check.rules import (
+    adds_nothing,
     answer_types_missing,
     asked_office,
     asks_money,
@@ -71,6 +72,9 @@ def judge(
     if not checked.any_supported:
         return Verdict(True, "no supported sentence", checked, refused_by="support")
     kept = " ".join(s.text for s in checked.sentences if s.supported)
+    if rules.on("adds_nothing") and adds_nothing(question, kept):
+        reason = "the answer says nothing the question does not"
+        return Verdict(True, reason, checked, refused_by="adds_nothing")
     if rules.on("money_asked") and asks_money(question) and not states_money(kept):
         reason = "the question asks for a sum and the answer states none"
         return Verdict(True, reason, checked, refused_by="money_asked")

@@ -114,6 +114,20 @@ def answer_type_missing(question: str, answer: str) -> str | None:
     return next((kind for kind, gives in _asked_types(q) if not _new_matches(gives, a, q)), None)
 
 
+# What an answer is made of, compared with the question: whole numbers and Latin words (5 is
+# not in 「TOP500」), single Chinese characters.
+_PIECE = re.compile(r"[0-9]+(?:\.[0-9]+)?|[a-z]+|[^\W\d_a-z]")
+
+
+def adds_nothing(question: str, answer: str) -> bool:
+    """Whether every number, Latin word and Chinese character of the answer is already in the
+    question: 「主要支持民主黨的對象包括都市地區的勞工團體以及。」 restates the question with its
+    blank unfilled, 「自行車、自由車、鐵馬以及腳踏車都是腳踏車的別稱」 fills it with the question's
+    own word."""
+    asked = set(_PIECE.findall(normalize_for_match(question)))
+    return all(p in asked for p in _PIECE.findall(normalize_for_match(answer)))
+
+
 def answer_types_missing(question: str, answer: str) -> list[str]:
     """Every kind of answer the question asks for that the answer does not give, in the
     order answer_type_missing checks them (the first is what it returns)."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from rag.check.catalog import RuleSet
 from rag.cli.options import (
     IndexOpt,
     JsonOpt,
@@ -155,6 +156,7 @@ def eval_cmd(
         "sample": sample,
         "split": split,
         "answer_first": answer_first,
+        "rules_off": sorted(RuleSet.parse(settings.rules_off).off),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if built is not None:
