@@ -46,7 +46,8 @@ class Settings:
     look_further: bool = False
     model: Path | None = None  # a GGUF; None means the default model under home
     embedder: str = "e5"  # "e5" (multilingual-e5-small) or "hash" (no model; weak)
-    # Chunking: target characters per chunk and sentences carried over between chunks.
+    # Chunking: target characters per chunk (a Latin word counts two in a document mainly in
+    # Latin script: rag.ingest.chunking) and sentences carried over between chunks.
     chunk_chars: int = 120
     chunk_overlap: int = 1
     # Hybrid fusion: weight of the dense side in z-score linear fusion (0 = BM25 only).

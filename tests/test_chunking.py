@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.chunking import chunk_document, linearize_tables, split_sentences
+from rag.ingest.chunking import (
+    chunk_document,
+    linearize_tables,
+    sized_in_words,
+    split_sentences,
+    text_units,
+)
 from rag.ingest.documents import Document, load_corpus
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -53,7 +59,7 @@ def test_overlap_carries_sentences() -> None:
 
 def test_table_rows_stay_whole_and_know_their_header() -> None:
     text = (
-        "前言。\n| 排名 | 主機 | Rmax |\n|---|---|---|\n"
+        "前言：以下是超級電腦的排名表格。\n| 排名 | 主機 | Rmax |\n|---|---|---|\n"
         "| 29 | Nano4 (晶創26) | 81.55 |\n| 46 | Ublink | 45.82 |\n後記。"
     )
     chunks = chunk_document(_doc(text), target_chars=30, overlap=0)
@@ -91,3 +97,25 @@ def test_table_rows_read_with_their_header() -> None:
     assert linearize_tables("| 國家 | 方向 |\n|---|---|") == "國家 | 方向"
     assert linearize_tables("| a | b |\n| 1 | 2 | 3 |").splitlines()[1] == "| 1 | 2 | 3 |"
     assert linearize_tables("沒有表格。") == "沒有表格。"
+
+
+def test_size_counts_a_latin_word_as_two_chinese_characters() -> None:
+    assert text_units("NVIDIA H200 GPU 晶片。") == 2 * 3 + 3
+    assert text_units("It's 3.5 GB.") == 2 * 3 + 1
+
+
+def test_an_english_sentence_is_not_cut_where_a_chinese_one_of_as_many_letters_would_be() -> None:
+    sentence = (
+        "Verifiers should permit subscriber-chosen memorized secrets at least 64 characters "
+        "in length, and all printing ASCII characters as well as the space character should "
+        "be acceptable in memorized secrets."
+    )
+    assert len(sentence) > 120 and text_units(sentence) <= 120
+    doc = Document(id="e.md", text=sentence + " Next one.", sha256="x", encoding="utf-8")
+    first = chunk_document(doc, 120, 0)[0]
+    assert first.text.startswith(sentence)
+    # A document mainly in Chinese is sized in characters, its Latin words included.
+    assert chunk_document(_doc("長" * 130 + "。"), 120, 0)[0].text == "長" * 120
+    mixed = "輝達的NVIDIA H200晶片" * 10 + "。"
+    assert sized_in_words(sentence) and not sized_in_words(mixed)
+    assert len(chunk_document(_doc(mixed), 100, 0)[0].text) == 100
