@@ -68,18 +68,22 @@ def han_share(texts: Sequence[str]) -> float:
     return len(_CJK.findall(text)) / letters if letters else 0.0
 
 
-def detect_script(text: str) -> Script:
-    """Guess whether a question is Traditional Chinese, Simplified Chinese or English."""
-    han = _CJK.findall(text)
-    if not han:
-        return "english"
-    joined = "".join(han)
+def script_margin(text: str) -> int:
+    """Traditional-only characters of the text minus Simplified-only ones: characters that
+    change under t2s, less those that change under s2t (Taiwan wording)."""
+    joined = "".join(_CJK.findall(text))
     simplified = to_simplified(joined)
     traditional = to_traditional(joined)
-    # Characters that change under t2s are Traditional-only; under s2t, Simplified-only.
     trad_only = sum(a != b for a, b in zip(joined, simplified, strict=False))
     simp_only = sum(a != b for a, b in zip(joined, traditional, strict=False))
-    return "simplified" if simp_only > trad_only else "traditional"
+    return trad_only - simp_only
+
+
+def detect_script(text: str) -> Script:
+    """Guess whether a question is Traditional Chinese, Simplified Chinese or English."""
+    if not has_han(text):
+        return "english"
+    return "simplified" if script_margin(text) < 0 else "traditional"
 
 
 def to_script(text: str, script: Script, keep: frozenset[str] = frozenset()) -> str:

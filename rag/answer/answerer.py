@@ -27,7 +27,7 @@ from rag.check.sentences import CheckResult
 from rag.check.support import SUPPORT_THRESHOLD
 from rag.generate.base import Generator
 from rag.retrieve.retriever import Hit, Retriever
-from rag.textnorm import Script
+from rag.textnorm import Script, to_script
 
 if TYPE_CHECKING:
     from rag.settings import Settings
@@ -242,7 +242,10 @@ def check_reply(
     from the passages put back (rule copy_repair), then judged in code with the hits'
     documents and titles. scripts/replay_rules.py judges saved replies with this function."""
     if rules.on("copy_repair"):
-        reply = repair_copying(reply, [*prompt.readable, question])
+        # Compared in the script the reply is written in: a Simplified passage's 背鳍 is no
+        # miscopy of the Traditional 背鰭 the reply was converted to.
+        written = [to_script(p, prompt.frame, prompt.keep) for p in prompt.readable]
+        reply = repair_copying(reply, [*written, question])
     return judge(
         question,
         script,

@@ -12,7 +12,7 @@ from rag.generate.base import Messages
 from rag.generate.prompts import PROMPTS, build_messages
 from rag.ingest.chunking import embed_text, linearize_tables
 from rag.retrieve.retriever import Hit
-from rag.textnorm import Script, detect_script, han_share, to_script
+from rag.textnorm import Script, han_share, script_margin, to_script
 
 # Share of Chinese characters among the letters of the passages from which an English
 # question is answered through a Chinese draft. A table row such as 「| 29 | Nano4 (晶創26) |
@@ -64,8 +64,9 @@ def build_prompt(question: str, script: Script, hits: list[Hit]) -> Prompt:
     frame: Script = "traditional" if bridged else script
     # Characters a Traditional passage writes (台灣, not 臺灣) are kept as written; those of a
     # Simplified passage are not: copied from it, 经济 would stay Simplified in a Traditional
-    # answer.
-    written = [p for p in passages if detect_script(p) == "traditional"]
+    # answer. A passage counts as Traditional only if it has more Traditional-only characters
+    # than Simplified-only ones (rag.textnorm.detect_script calls a tie Traditional).
+    written = [p for p in passages if script_margin(p) > 0]
     keep = frozenset("".join(written)) if frame == "traditional" else frozenset()
     # The model reads the passages in the question's script: shown Traditional passages
     # for a Simplified question, it tends to answer that the passages say nothing.
