@@ -178,8 +178,9 @@ def _cut_long(text: str, start: int, end: int, limit: int, words: bool) -> list[
     """Cut a sentence of more than `limit` (units with `words`, else characters), preferring
     clause punctuation, else a hard cut."""
     pieces: list[tuple[int, int]] = []
-    while _size(text, start, end, words) > limit:
-        window_end = _after(text, start, end, limit, words)
+    # What is left is too long while the first `limit` of it ends before its end: scanning only
+    # that far keeps cutting a long run of words linear in its length.
+    while (window_end := _after(text, start, end, limit, words)) < end:
         cut = None
         half = _after(text, start, end, limit // 2, words)
         for match in _CLAUSE_END.finditer(text, half, window_end):
