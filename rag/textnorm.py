@@ -61,11 +61,16 @@ def has_han(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
+def han_count(text: str) -> int:
+    """How many Han characters the text has."""
+    return len(_CJK.findall(text))
+
+
 def han_share(texts: Sequence[str]) -> float:
     """Han characters as a share of all letters (Latin letters and Han) in the texts."""
     text = "".join(texts)
     letters = sum(c.isalpha() for c in text)
-    return len(_CJK.findall(text)) / letters if letters else 0.0
+    return han_count(text) / letters if letters else 0.0
 
 
 def script_margin(text: str) -> int:

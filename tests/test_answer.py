@@ -223,8 +223,24 @@ def test_repair_copying_needs_agreeing_context() -> None:
     # Spaces around a number are passed over: 「第 56 梘」 is 「第 56 條」 miscopied.
     statute = ["第 56 條 雇主應依勞工每月薪資總額提撥。"]
     assert repair_copying("依第 56 梘 雇主應", statute) == "依第 56 條 雇主應"
-    disagree = ["依第 56 條 雇主應", "依第 56 章 雇主應"]
+    disagree = ["依第 56 節 雇主應", "依第 56 章 雇主應"]
     assert repair_copying("依第 56 梘 雇主應", disagree) == "依第 56 梘 雇主應"
+
+
+def test_repair_copying_one_byte_off_needs_one_side() -> None:
+    from rag.check.copying import byte_neighbours, repair_copying
+
+    assert byte_neighbours("條", "梘") and not byte_neighbours("條", "章")
+    statute = ["第 4 條 本法所稱租賃住宅。", "第 56-1 條 電臺為播送之目的。", "第 4 章 罰則"]
+    # The model goes on with words of its own after the miscopied 條: one side suffices for
+    # the character one byte off from the passage's (章 is no byte neighbour of 梘).
+    assert repair_copying("[1] 第 4 梘 出租人應", statute) == "[1] 第 4 條 出租人應"
+    assert repair_copying("[1] 第 56-1 梘", statute) == "[1] 第 56-1 條"
+    # The nearest neighbours decide when the farther ones are the model's own (「04 日 第 4」).
+    assert repair_copying("04 日 第 4 梘", statute) == "04 日 第 4 條"
+    # Not one byte off from what the passages have there, or one neighbour only: unchanged.
+    assert repair_copying("[1] 第 4 節 出租人應", statute) == "[1] 第 4 節 出租人應"
+    assert repair_copying("，4 梘 出租人應", statute) == "，4 梘 出租人應"
 
 
 def test_simplified_question_gets_simplified_answer(retriever: Retriever) -> None:

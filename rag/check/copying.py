@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rag.check.sentences import strip_markers
 from rag.textnorm import HAN, has_han
 
-_COPY_RUN = re.compile(f"[{HAN}0-9A-Za-z]")
+_COPY_RUN = re.compile(f"[{HAN}0-9A-Za-z-]")
 
 
 COPY_CONTEXT = 3  # characters matched on each side of a miscopied one
@@ -36,6 +36,34 @@ def _spaced(run: str) -> str:
     return r"[ \t]*".join(re.escape(ch) for ch in run)
 
 
+def byte_neighbours(a: str, b: str) -> bool:
+    """Whether two characters are written in UTF-8 with the same bytes but the last: one
+    wrong byte token of the model turns 條 (e6 a2 9d) into 梘 (e6 a2 98)."""
+    x, y = a.encode(), b.encode()
+    return len(x) == len(y) > 1 and x[:-1] == y[:-1] and x != y
+
+
+# Neighbours on one side that suffice for a character one byte off from the source's.
+ONE_SIDE_CONTEXT = 2
+
+
+def _one_sided(ch: str, left: str, right: str, sources: Sequence[str]) -> str | None:
+    """The one character the sources have after the end of `left` (or before the start of
+    `right`) that is a byte neighbour of `ch`, the longest context that finds one first;
+    None when there is none or more than one."""
+    for size in range(COPY_CONTEXT, ONE_SIDE_CONTEXT - 1, -1):
+        patterns = []
+        if len(left) >= size:
+            patterns.append(f"{_spaced(left[-size:])}[ \\t]*([{HAN}])")
+        if len(right) >= size:
+            patterns.append(f"([{HAN}])[ \\t]*{_spaced(right[:size])}")
+        found = {m.group(1) for p in patterns for s in sources for m in re.finditer(p, s)}
+        near = {c for c in found if byte_neighbours(c, ch)}
+        if near:
+            return near.pop() if len(near) == 1 else None
+    return None
+
+
 def repair_copying(answer: str, sources: Sequence[str]) -> str:
     """Characters the model got wrong while copying a passage, put back from it.
 
@@ -59,10 +87,12 @@ def repair_copying(answer: str, sources: Sequence[str]) -> str:
             enough = len(right) == COPY_CONTEXT
         else:
             enough = bool(left and right) and len(left) + len(right) > COPY_CONTEXT
-        if not enough:
-            continue
-        pattern = re.compile(f"{_spaced(left)}[ \t]*([{HAN}])[ \t]*{_spaced(right)}")
-        found = {m.group(1) for source in sources for m in pattern.finditer(source)}
+        found: set[str] = set()
+        if enough:
+            pattern = re.compile(f"{_spaced(left)}[ \t]*([{HAN}])[ \t]*{_spaced(right)}")
+            found = {m.group(1) for source in sources for m in pattern.finditer(source)}
         if len(found) == 1:
             out[i] = found.pop()
+        elif (near := _one_sided(ch, left, right, sources)) is not None:
+            out[i] = near
     return "".join(out)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rag.ingest.documents import Document
 from rag.ingest.extract import Location
-from rag.textnorm import HAN
+from rag.textnorm import han_count
 
 SPLITTER_VERSION = 3  # 3: documents mainly in Latin script sized in units (sized_in_words)
 # A sentence ends at Chinese or ASCII terminal punctuation, with any closing quotes or
@@ -27,7 +27,6 @@ _CLAUSE_END = re.compile(r"[，、：,:]")
 LATIN_WORD_UNITS = 2
 _LATIN_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.\-][A-Za-z0-9]+)*")
 _UNIT = re.compile(f"{_LATIN_WORD.pattern}|\\S")
-_HAN_CHAR = re.compile(f"[{HAN}]")
 
 
 def _weight(piece: str) -> int:
@@ -44,7 +43,7 @@ def sized_in_words(text: str) -> bool:
     """Whether a document is mainly in Latin script, so sized in units: its Latin words,
     counted LATIN_WORD_UNITS each, outweigh its Chinese characters."""
     words = len(_LATIN_WORD.findall(text))
-    return len(_HAN_CHAR.findall(text)) < LATIN_WORD_UNITS * words
+    return han_count(text) < LATIN_WORD_UNITS * words
 
 
 def _size(text: str, start: int, end: int, words: bool) -> int:
