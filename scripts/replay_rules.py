@@ -4,8 +4,9 @@ The model's replies are in the run (raw_answer; `retried` says the first reply w
 refusal), retrieval is deterministic, and the checks are code: so each rule's effect is
 measured without the model. Each question's passages are retrieved again from the same index
 (the query with its saved translation), the saved reply is judged with the rule off, and the
-answer scored as `rag eval` scores it. Exact for every rule; English answers over Chinese
-passages are scored on the checked Chinese sentences (the run translated them with the model).
+answer scored as `rag eval` scores it. Exact for every rule; answers the model drafted in the
+documents' language (an English question over Chinese passages, a Chinese one over English
+passages) are scored on the checked draft (the run translated it with the model).
 
     python scripts/replay_rules.py RUN.json --index IDX [RUN2.json --index IDX2 ...]
         [--rules all|money_asked,retry,...] [--json]
@@ -31,6 +32,10 @@ from rag.pipeline import make_embedder, make_retriever
 from rag.settings import load_settings
 from rag.textnorm import detect_script
 
+# Rules that change what the model is asked: their effect needs the model (rag eval with the
+# rule in `rules_off`).
+UNREPLAYABLE = frozenset({"english_draft"})
+
 
 def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
     """Each answered question with what judging it needs: its passages and documents."""
@@ -45,7 +50,7 @@ def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
         translated = record.get("translated_question")
         query = f"{question}\n{translated}" if translated else question
         hits = retriever.search(query, k).hits
-        prompt = build_prompt(question, detect_script(question), hits)
+        prompt = build_prompt(question, detect_script(question), hits, translated)
         cases.append({"record": record, "prompt": prompt, "hits": hits, "retriever": retriever})
     return cases
 
@@ -56,8 +61,10 @@ def _verdict(case: dict[str, Any], rules: RuleSet) -> dict[str, Any]:
     raw = record["raw_answer"] or ""
     if record.get("retried") and not rules.on("retry"):
         return {"refused": True, "refused_by": "model", "answer": "", "cited": []}
-    script = detect_script(question)
-    verdict = check_reply(case["retriever"], question, script, raw, prompt, case["hits"], rules)
+    # Checked as the model was asked: a Chinese question over English passages in English.
+    script = "english" if prompt.frame == "english" else detect_script(question)
+    retriever, hits = case["retriever"], case["hits"]
+    verdict = check_reply(retriever, prompt.question, script, raw, prompt, hits, rules)
     if verdict.refused:
         return {"refused": True, "refused_by": verdict.refused_by, "answer": "", "cited": []}
     kept = verdict.kept
@@ -116,8 +123,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if len(args.index) != len(args.runs):
         parser.error("give one --index per run")
-    names = list(RULES) if args.rules == "all" else [n.strip() for n in args.rules.split(",")]
+    names = [n for n in RULES if n not in UNREPLAYABLE] if args.rules == "all" else None
+    names = names or [n.strip() for n in args.rules.split(",")]
     RuleSet.parse(",".join(names))
+    if set(names) & UNREPLAYABLE:
+        parser.error(f"{', '.join(sorted(UNREPLAYABLE))}: the model would write another draft")
     splits = args.split or ["all"] * len(args.runs)
     halves = {}
     if any(s != "all" for s in splits):

@@ -421,6 +421,47 @@ def test_english_refusal_before_a_retry_is_never_shown(english_retriever: Retrie
     assert "".join(streamed) == f"SuedLink will cost about 10 billion euros [{n}]."
 
 
+def test_chinese_question_over_english_passages_is_answered_in_english_then_translated(
+    english_retriever: Retriever,
+) -> None:
+    hits = english_retriever.search("How much will SuedLink cost?", 2).hits
+    n = next(h.rank for h in hits if h.source == "grid.txt")
+    generator = ScriptedGenerator(
+        "How much will SuedLink cost?",
+        f"SuedLink will cost about 10 billion euros [{n}].",
+        "SuedLink 大约要花 100 亿欧元。",
+    )
+    streamed: list[str] = []
+    answer = Answerer(english_retriever, generator, top_k=2).ask(
+        "SuedLink 要花多少錢？", on_token=streamed.append
+    )
+    assert not answer.refused and answer.script == "traditional"
+    # The question is translated for retrieval and asked in English, where the passages'
+    # words can check the draft; the checked sentence is translated back, in Traditional.
+    assert answer.translated_question == "How much will SuedLink cost?"
+    draft_prompt = generator.prompts[1][1]["content"]
+    assert "How much will SuedLink cost?" in draft_prompt and "in English" in draft_prompt
+    assert "SuedLink will cost about 10 billion euros" in generator.prompts[2][0]["content"]
+    assert answer.answer == f"SuedLink 大約要花 100 億歐元[{n}]。"
+    assert [c.source for c in answer.citations] == ["grid.txt"]
+    assert "".join(streamed).startswith("SuedLink 大約要花")
+    # A translation that changes a number is not shown: the checked English sentence is.
+    generator = ScriptedGenerator(
+        "How much will SuedLink cost?",
+        f"SuedLink will cost about 10 billion euros [{n}].",
+        "SuedLink 大約要花 10 億歐元。",
+    )
+    answer = Answerer(english_retriever, generator, top_k=2).ask("SuedLink 要花多少錢？")
+    assert answer.answer == f"SuedLink will cost about 10 billion euros[{n}]."
+    # Without a usable translation of the question (Chinese left in it, or an answer instead
+    # of a question), it is answered as before, in Chinese.
+    for reply in ("SuedLink 要花多少錢？", "SuedLink will cost about 10 billion euros."):
+        generator = ScriptedGenerator(reply, "資料中沒有相關資訊", "資料中沒有相關資訊")
+        answer = Answerer(english_retriever, generator, top_k=2).ask("SuedLink 要花多少錢？")
+        assert answer.refused and answer.translated_question is None
+        assert generator.prompts[1][1]["content"].rstrip().endswith("用繁體中文。")
+
+
 def test_refusal_begun_then_abandoned_is_cut(english_retriever: Retriever) -> None:
     hits = english_retriever.search("How much will SuedLink cost?", 2).hits
     n = next(h.rank for h in hits if h.source == "grid.txt")

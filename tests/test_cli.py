@@ -107,7 +107,11 @@ def test_english_question_over_chinese_documents_is_announced() -> None:
     with cli.err.capture() as captured:
         cli.bridge_notice(Stub(), "Who runs Taiwan AI Cloud?")
         cli.bridge_notice(Stub(), "台智雲的總經理是誰？")
-    assert captured.get().count("answering in Chinese") == 1
+        Retriever.chinese_corpus = False  # an English folder: the other way round
+        cli.bridge_notice(Stub(), "Who runs Taiwan AI Cloud?")
+        cli.bridge_notice(Stub(), "SuedLink 要花多少錢？")
+    said = captured.get()
+    assert said.count("answering in Chinese") == 1 and said.count("answering in English") == 1
 
 
 def test_checked_answer_is_shown_again_only_when_it_differs() -> None:

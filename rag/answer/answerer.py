@@ -181,7 +181,7 @@ class Answerer:
             return refuse(answer)
         kept = verdict.kept
         if bridged:
-            kept, shown_at = translate_sentences(self.generator, kept, on_token)
+            kept, shown_at = translate_sentences(self.generator, kept, on_token, understood.script)
             # What the user first sees is the translation: time to first token counts to it.
             timings["ttft_s"] = round(shown_at - started, 3)
             timings["generate_s"] = round(time.perf_counter() - started, 3)
@@ -204,13 +204,17 @@ class Answerer:
         its verdict. Citations are renumbered by `offset`: the hits' places among all those
         retrieved."""
         assert self.generator is not None
-        prompt = build_prompt(understood.asked, understood.script, hits)
+        english = understood.translated if self.rules.on("english_draft") else None
+        prompt = build_prompt(understood.asked, understood.script, hits, english)
         retry = retry and self.rules.on("retry")
         draft = draft_answer(self.generator, prompt, self.max_tokens, on_token, retry)
+        # A Chinese question answered from English passages is checked in English, as the
+        # model was asked it; an English one answered through a Chinese draft as asked.
+        script = "english" if prompt.frame == "english" else understood.script
         verdict = check_reply(
             self.retriever,
-            understood.asked,
-            understood.script,
+            prompt.question,
+            script,
             draft.text,
             prompt,
             hits,

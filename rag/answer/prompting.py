@@ -42,11 +42,12 @@ class Prompt:
     passages: list[str]  # as checked (rag.answer.prompting.passage_text)
     readable: list[str]  # as the model reads them
     frame: Script  # the script the model answers in
-    # An English question over Chinese passages is answered in Chinese, checked, and the
-    # checked sentences translated (rag.generate.prompts.TRANSLATE_TO_ENGLISH says why).
+    # An English question over Chinese passages is answered in Chinese, a Chinese one over
+    # English passages in English; checked, and the checked sentences translated
+    # (rag.generate.prompts.TRANSLATE_TO_ENGLISH and TRANSLATE_TO_CHINESE say why).
     bridged: bool
     keep: frozenset[str]  # characters kept as the passages write them (rag.textnorm.to_script)
-    question: str
+    question: str  # as the model is asked it and the checks compare it
 
     def messages(self, retry: bool = False) -> Messages:
         """The chat messages; `retry`: the rules without the way out of saying the passages
@@ -57,11 +58,21 @@ class Prompt:
         return build_messages(prompts, self.question, list(enumerate(self.readable, start=1)))
 
 
-def build_prompt(question: str, script: Script, hits: list[Hit]) -> Prompt:
-    """The prompt for a question over these passages, numbered from 1 in their order."""
+def build_prompt(
+    question: str, script: Script, hits: list[Hit], translated: str | None = None
+) -> Prompt:
+    """The prompt for a question over these passages, numbered from 1 in their order.
+    `translated`: a Chinese question in English (rag.answer.understand), asked instead when
+    the passages are English."""
     passages = [passage_text(h) for h in hits]
-    bridged = script == "english" and han_share(passages) >= BRIDGE_HAN_SHARE
-    frame: Script = "traditional" if bridged else script
+    chinese = han_share(passages) >= BRIDGE_HAN_SHARE
+    if script == "english":
+        bridged = chinese
+        frame: Script = "traditional" if bridged else script
+    else:
+        bridged = not chinese and translated is not None
+        frame = "english" if bridged else script
+        question = translated if bridged and translated else question
     # Characters a Traditional passage writes (台灣, not 臺灣) are kept as written; those of a
     # Simplified passage are not: copied from it, 经济 would stay Simplified in a Traditional
     # answer. A passage counts as Traditional only if it has more Traditional-only characters

@@ -1,6 +1,7 @@
 """Rendering a checked answer for the user: in the question's script (done while drafting),
-each checked Chinese sentence translated for an English question, with its citations put back
-in code, or the refusal phrase of the question's language."""
+each checked sentence translated when the model answered in the documents' language
+(Chinese for an English question, English for a Chinese one), with its citations put back in
+code, or the refusal phrase of the question's language."""
 
 from __future__ import annotations
 
@@ -12,27 +13,40 @@ from rag.answer.translate import clean_translation, keeps_numbers, western_amoun
 from rag.answer.types import Answer
 from rag.check.sentences import CheckedSentence, CheckResult
 from rag.generate.base import Generator
-from rag.generate.prompts import PROMPTS, TRANSLATE_TO_ENGLISH
+from rag.generate.prompts import PROMPTS, TRANSLATE_TO_CHINESE, TRANSLATE_TO_ENGLISH
+from rag.textnorm import Script, to_script
 
 
 def translate_sentences(
-    generator: Generator, kept: CheckResult, on_token: Callable[[str], None] | None
+    generator: Generator,
+    kept: CheckResult,
+    on_token: Callable[[str], None] | None,
+    script: Script = "english",
 ) -> tuple[CheckResult, float]:
-    """Each checked Chinese sentence in English, streamed, with its citations put back in
-    code, and when the first piece was shown. A translation that states a number the
-    sentence does not is discarded and the checked Chinese sentence shown instead."""
+    """Each checked sentence in the question's `script` (English from Chinese, Chinese from
+    English), streamed, with its citations put back in code, and when the first piece was
+    shown. A translation that states a number the sentence does not is discarded and the
+    checked sentence shown instead."""
     first: float | None = None
     out: list[CheckedSentence] = []
     for sentence in kept.sentences:
-        prompt = TRANSLATE_TO_ENGLISH.format(text=western_amounts(sentence.text))
+        if script == "english":
+            prompt = TRANSLATE_TO_ENGLISH.format(text=western_amounts(sentence.text))
+        else:
+            prompt = TRANSLATE_TO_CHINESE.format(text=sentence.text)
         pieces: list[str] = []
         for piece in generator.stream([{"role": "user", "content": prompt}], 160):
             first = first or time.perf_counter()
+            piece = piece if script == "english" else to_script(piece, script)
             pieces.append(piece)
             if on_token:
                 on_token(piece)
-        english = clean_translation("".join(pieces))
-        text = english if english and keeps_numbers(english, sentence.text) else sentence.text
+        translation = clean_translation("".join(pieces))
+        if script == "english":
+            faithful = keeps_numbers(translation, sentence.text)
+        else:  # every number of the English is in the Chinese (10 billion as 100 億)
+            faithful = keeps_numbers(sentence.text, translation)
+        text = translation if translation and faithful else sentence.text
         if on_token:
             on_token("".join(f"[{n}]" for n in sentence.citations) + " ")
         out.append(replace(sentence, text=text))

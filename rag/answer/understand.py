@@ -1,6 +1,7 @@
 """Understanding a question before anything is retrieved: its script (Traditional,
-Simplified, English), a follow-up rewritten into a standalone question, and an English
-question over Chinese documents translated for retrieval."""
+Simplified, English), a follow-up rewritten into a standalone question, and a question in
+the other language than the documents' (English over Chinese, Chinese over English)
+translated for retrieval."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from rag.answer.prompting import BRIDGE_HAN_SHARE
 from rag.answer.translate import clean_translation
 from rag.generate.base import Generator
-from rag.generate.prompts import PROMPTS, TRANSLATE_QUESTION
+from rag.generate.prompts import PROMPTS, TRANSLATE_QUESTION, TRANSLATE_QUESTION_TO_ENGLISH
 from rag.textnorm import (
     Script,
     detect_script,
@@ -36,7 +37,10 @@ class Understood:
     question: str  # as asked
     script: Script
     standalone: str | None  # the follow-up rewritten, if it was one
-    translated: str | None  # the question in Traditional Chinese, for retrieval
+    # The question in the documents' language (Traditional Chinese for an English question
+    # over Chinese documents, English for a Chinese one over English documents), for
+    # retrieval; for a Chinese question, also what the model is asked (rag.answer.prompting).
+    translated: str | None
     translate_s: float = 0.0
 
     @property
@@ -57,8 +61,8 @@ def understand(
     history: Sequence[tuple[str, str]] = (),
     on_status: Callable[[str], None] | None = None,
 ) -> Understood:
-    """The question's script; with a model, a follow-up made standalone and an English
-    question over a Chinese corpus translated."""
+    """The question's script; with a model, a follow-up made standalone and a question in the
+    other language than the corpus's translated."""
     script = detect_script(question)
     standalone = None
     if history and generator is not None:
@@ -67,9 +71,12 @@ def understand(
             on_status(f"(searched for: {standalone})")
     translated = None
     spent = 0.0
-    if script == "english" and generator is not None and chinese_corpus:
+    if generator is not None and (script == "english") == chinese_corpus:
         begun = time.perf_counter()
-        translated = translate_question(generator, standalone or question)
+        if chinese_corpus:
+            translated = translate_question(generator, standalone or question)
+        else:
+            translated = translate_question_to_english(generator, standalone or question)
         spent = time.perf_counter() - begun
     return Understood(question, script, standalone, translated, spent)
 
@@ -81,6 +88,18 @@ def translate_question(generator: Generator, question: str) -> str | None:
     pieces = generator.stream([{"role": "user", "content": prompt}], 80, stop=["\n"])
     text = to_traditional(clean_translation("".join(pieces)))
     return text if text and han_share([text]) >= BRIDGE_HAN_SHARE else None
+
+
+def translate_question_to_english(generator: Generator, question: str) -> str | None:
+    """A Chinese question in English, for retrieval over English documents and for the model
+    answering from them; None when the model gives nothing usable (Chinese left in it)."""
+    prompt = TRANSLATE_QUESTION_TO_ENGLISH.format(text=question)
+    pieces = generator.stream([{"role": "user", "content": prompt}], 80, stop=["\n"])
+    text = clean_translation("".join(pieces))
+    # Asked to translate, the small model sometimes answers instead (seen: "The default port
+    # on which Git daemon listens for connections is 9418."): only a question is taken.
+    asks = text.endswith("?") and han_share([text]) < BRIDGE_HAN_SHARE
+    return text if asks else None
 
 
 def rewrite_follow_up(

@@ -108,6 +108,13 @@ RULES: dict[str, Rule] = {
             "that way out; its answer is checked like any other.",
         ),
         Rule(
+            "english_draft",
+            "draft",
+            "A Chinese question over English passages is asked in English and answered in "
+            "English, so that the checks can compare the answer with the passages' words; the "
+            "checked sentences are then translated into the question's script.",
+        ),
+        Rule(
             "adds_nothing",
             "verdict",
             "An answer whose every letter, digit and Chinese character is already in the "

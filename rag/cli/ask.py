@@ -63,17 +63,22 @@ def load_pipeline(settings: Settings, no_llm: bool, quiet: bool) -> Any:
 
 
 def bridge_notice(pipeline: Any, question: str) -> None:
-    """Say why an English answer over Chinese documents takes a while to start."""
+    """Say why an answer in the other language than the documents' takes a while to start."""
     from rag.textnorm import detect_script
 
+    if pipeline.generator is None:
+        return
     english = detect_script(question) == "english"
-    if english and pipeline.generator is not None and pipeline.retriever.chinese_corpus:
-        err.print(
-            "(English question, Chinese documents: translating the question, answering in "
-            "Chinese, checking, then translating the answer)",
-            style="dim",
-            highlight=False,
-        )
+    chinese_corpus = pipeline.retriever.chinese_corpus
+    if english and chinese_corpus:
+        said = "English question, Chinese documents: translating the question, answering in "
+        said += "Chinese, checking, then translating the answer"
+    elif not english and not chinese_corpus:
+        said = "Chinese question, English documents: translating the question, answering in "
+        said += "English, checking, then translating the answer"
+    else:
+        return
+    err.print(f"({said})", style="dim", highlight=False)
 
 
 def print_answer(answer: Any, streamed: str) -> None:

@@ -111,6 +111,23 @@ TRANSLATE_TO_ENGLISH = (
     "translation.\n\n{text}"
 )
 
+# The other way round, a Chinese question over English passages is answered in English first:
+# the model answering in Chinese from English passages writes sentences no check can compare
+# with them (on the english-git dev set 1 of 6 answerable Chinese questions was right, 4 of the
+# right answers refused as unsupported); its checked English sentences are then translated.
+TRANSLATE_TO_CHINESE = (
+    "Translate this English sentence into Traditional Chinese (Taiwan). Keep names, commands, "
+    "options, file names, code and numbers exactly as written. Output only the translation."
+    "\n\n{text}"
+)
+
+# Retrieval for such a question also searches with its English translation, and the model
+# is asked the translation, as are the checks that compare the question with the passages.
+TRANSLATE_QUESTION_TO_ENGLISH = (
+    "Translate this question into English. Do not answer it. Keep names, commands, options "
+    "and numbers exactly as written. Output only the translated question.\n\n{text}"
+)
+
 # Retrieval for such a question also searches with its Chinese translation: English words
 # match only the English lines of a Chinese corpus (reference lists, table headers). On the 17
 # answerable English eval questions the passage holding the answer was in the top 4 for 10
