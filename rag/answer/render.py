@@ -37,11 +37,12 @@ def translate_sentences(
         pieces: list[str] = []
         for piece in generator.stream([{"role": "user", "content": prompt}], 160):
             first = first or time.perf_counter()
-            piece = piece if script == "english" else to_script(piece, script)
             pieces.append(piece)
             if on_token:
-                on_token(piece)
-        translation = clean_translation("".join(pieces))
+                on_token(piece if script == "english" else to_script(piece, script))
+        # Converted whole: OpenCC's Taiwan phrases (软件 -> 軟體) may span two pieces.
+        whole = "".join(pieces)
+        translation = clean_translation(whole if script == "english" else to_script(whole, script))
         if script == "english":
             faithful = keeps_numbers(translation, sentence.text)
         else:  # every number of the English is in the Chinese (10 billion as 100 億)
