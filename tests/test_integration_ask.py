@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rag.cli.app import app
-from rag.textnorm import to_traditional
+from rag.textnorm import has_han, to_traditional
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent
@@ -61,3 +61,26 @@ def test_question_the_documents_cannot_answer_is_refused(
     assert answer["refused"], answer
     assert answer["answer"] == "资料中没有相关信息"
     assert answer["citations"] == [] and answer["retrieved"]
+
+
+def test_chinese_question_over_english_documents_is_answered_in_chinese(
+    shared_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three sections of Pro Git (eval/dev/english-git, CC BY-NC-SA): an English folder.
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    corpus = REPO / "eval" / "dev" / "english-git" / "corpus"
+    for name in ("07-git-tools_credentials.md", "04-git-server_protocols.md"):
+        (folder / name).write_bytes((corpus / name).read_bytes())
+    index = tmp_path / "index"
+    monkeypatch.setenv("RAG_HOME", str(shared_home))
+    built = CliRunner().invoke(app, ["index", "--corpus", str(folder), "--index", str(index)])
+    assert built.exit_code == 0, built.output
+    answer = _ask(
+        "開啟 credential cache 之後，密碼會在記憶體裡保留多久？", index, shared_home, monkeypatch
+    )
+    assert not answer["refused"], answer
+    # Asked in English, drafted in English from the English passages, shown in Chinese.
+    assert not has_han(answer["translated_question"]) and not has_han(answer["raw_answer"])
+    assert has_han(answer["answer"]) and "15" in answer["answer"]
+    assert {c["source"] for c in answer["citations"]} == {"07-git-tools_credentials.md"}
