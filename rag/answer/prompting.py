@@ -72,7 +72,8 @@ def build_prompt(
     else:
         bridged = not chinese and translated is not None
         frame = "english" if bridged else script
-        question = translated if bridged and translated else question
+        if bridged and translated:
+            question = translated
     # Characters a Traditional passage writes (台灣, not 臺灣) are kept as written; those of a
     # Simplified passage are not: copied from it, 经济 would stay Simplified in a Traditional
     # answer. A passage counts as Traditional only if it has more Traditional-only characters

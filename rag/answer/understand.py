@@ -71,7 +71,9 @@ def understand(
             on_status(f"(searched for: {standalone})")
     translated = None
     spent = 0.0
-    if generator is not None and (script == "english") == chinese_corpus:
+    # An English question over Chinese documents, or a Chinese one over English documents.
+    other_language = (script == "english") == chinese_corpus
+    if generator is not None and other_language:
         begun = time.perf_counter()
         if chinese_corpus:
             translated = translate_question(generator, standalone or question)
