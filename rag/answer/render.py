@@ -23,10 +23,10 @@ def translate_sentences(
     on_token: Callable[[str], None] | None,
     script: Script = "english",
 ) -> tuple[CheckResult, float]:
-    """Each checked sentence in the question's `script` (English from Chinese, Chinese from
-    English), streamed, with its citations put back in code, and when the first piece was
-    shown. A translation that states a number the sentence does not is discarded and the
-    checked sentence shown instead."""
+    """Each checked sentence in the question's `script` (English from Chinese, streamed;
+    Chinese from English, shown a sentence at a time), with its citations put back in code,
+    and when the first piece was shown. A translation that states a number the sentence does
+    not is discarded and the checked sentence shown instead."""
     first: float | None = None
     out: list[CheckedSentence] = []
     for sentence in kept.sentences:
@@ -36,18 +36,25 @@ def translate_sentences(
             prompt = TRANSLATE_TO_CHINESE.format(text=sentence.text)
         pieces: list[str] = []
         for piece in generator.stream([{"role": "user", "content": prompt}], 160):
-            first = first or time.perf_counter()
             pieces.append(piece)
-            if on_token:
-                on_token(piece if script == "english" else to_script(piece, script))
-        # Converted whole: OpenCC's Taiwan phrases (软件 -> 軟體) may span two pieces.
-        whole = "".join(pieces)
-        translation = clean_translation(whole if script == "english" else to_script(whole, script))
+            if script == "english":
+                first = first or time.perf_counter()
+                if on_token:
+                    on_token(piece)
         if script == "english":
+            translation = clean_translation("".join(pieces))
             faithful = keeps_numbers(translation, sentence.text)
-        else:  # every number of the English is in the Chinese (10 billion as 100 億)
+        else:
+            # Shown a sentence at a time, converted whole: OpenCC's Taiwan phrases (软件 ->
+            # 軟體) may span two pieces, and what is shown is then what is kept. Every number
+            # of the English must be in the Chinese (10 billion as 100 億).
+            translation = clean_translation(to_script("".join(pieces), script))
             faithful = keeps_numbers(sentence.text, translation)
         text = translation if translation and faithful else sentence.text
+        if script != "english":
+            first = first or time.perf_counter()
+            if on_token:
+                on_token(text)
         if on_token:
             on_token("".join(f"[{n}]" for n in sentence.citations) + " ")
         out.append(replace(sentence, text=text))
