@@ -106,6 +106,21 @@ def test_the_number_must_be_in_the_measure_asked(question: str, answer: str, sta
     assert (not measures or states_measure(answer, measures)) is stands
 
 
+def test_a_stray_list_number_states_no_answer() -> None:
+    # Seen on an English standard: the model copied a numbered list, and the list number
+    # 「3」 left between two sentences passed for the duration asked.
+    passage = "The CSP SHALL require all actions of the applicant to be clearly visible."
+    question = "How long can video calls be during remote identity proofing?"
+    sentence = "The CSP SHALL require all actions of the applicant to be clearly visible."
+    reply = f"[1] {sentence} [1] 3. {sentence}"
+    verdict = judge(question, "english", reply, [passage])
+    assert verdict.refused and verdict.refused_by == "asked_measure"
+    stated = judge(
+        question, "english", "Calls may last 30 minutes [1].", [passage + " 30 minutes."]
+    )
+    assert not stated.refused
+
+
 def test_numbers_in_chinese_numerals_must_be_in_the_passage() -> None:
     passage = "滷肉飯是常見的小吃，價格大約五十元。"
     question = "滷肉飯大約多少錢？"

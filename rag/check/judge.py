@@ -71,7 +71,9 @@ def judge(
     checked = check_citations(raw, passages, threshold, similarity, question, rules, titles)
     if not checked.any_supported:
         return Verdict(True, "no supported sentence", checked, refused_by="support")
-    kept = " ".join(s.text for s in checked.sentences if s.supported)
+    # What the answer states: its cited, supported sentences (a stray list number 「3」 or a
+    # lead-in 「根據資料：」 left between them states nothing).
+    kept = " ".join(s.text for s in checked.sentences if s.supported and s.citations)
     if rules.on("adds_nothing") and adds_nothing(question, kept):
         reason = "the answer says nothing the question does not"
         return Verdict(True, reason, checked, refused_by="adds_nothing")
