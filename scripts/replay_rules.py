@@ -57,13 +57,11 @@ def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
 
 def _verdict(case: dict[str, Any], rules: RuleSet) -> dict[str, Any]:
     record, prompt = case["record"], case["prompt"]
-    question = record["question"]
     raw = record["raw_answer"] or ""
     if record.get("retried") and not rules.on("retry"):
         return {"refused": True, "refused_by": "model", "answer": "", "cited": []}
-    # Checked as the model was asked: a Chinese question over English passages in English.
-    script = "english" if prompt.frame == "english" else detect_script(question)
     retriever, hits = case["retriever"], case["hits"]
+    script = prompt.checked_script  # a Chinese question over English passages: English
     verdict = check_reply(retriever, prompt.question, script, raw, prompt, hits, rules)
     if verdict.refused:
         return {"refused": True, "refused_by": verdict.refused_by, "answer": "", "cited": []}

@@ -208,13 +208,10 @@ class Answerer:
         prompt = build_prompt(understood.asked, understood.script, hits, english)
         retry = retry and self.rules.on("retry")
         draft = draft_answer(self.generator, prompt, self.max_tokens, on_token, retry)
-        # A Chinese question answered from English passages is checked in English, as the
-        # model was asked it; an English one answered through a Chinese draft as asked.
-        script = "english" if prompt.frame == "english" else understood.script
         verdict = check_reply(
             self.retriever,
             prompt.question,
-            script,
+            prompt.checked_script,
             draft.text,
             prompt,
             hits,

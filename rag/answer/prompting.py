@@ -48,6 +48,14 @@ class Prompt:
     bridged: bool
     keep: frozenset[str]  # characters kept as the passages write them (rag.textnorm.to_script)
     question: str  # as the model is asked it and the checks compare it
+    script: Script  # the script the question was asked in
+
+    @property
+    def checked_script(self) -> Script:
+        """The script the checks take the question and reply in: a Chinese question answered
+        from English passages is checked in English, as the model was asked it; an English
+        one answered through a Chinese draft as asked."""
+        return "english" if self.frame == "english" else self.script
 
     def messages(self, retry: bool = False) -> Messages:
         """The chat messages; `retry`: the rules without the way out of saying the passages
@@ -83,4 +91,4 @@ def build_prompt(
     # The model reads the passages in the question's script: shown Traditional passages
     # for a Simplified question, it tends to answer that the passages say nothing.
     readable = [prompt_text(p, frame) for p in passages]
-    return Prompt(passages, readable, frame, bridged, keep, question)
+    return Prompt(passages, readable, frame, bridged, keep, question, script)

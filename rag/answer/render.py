@@ -6,7 +6,7 @@ code, or the refusal phrase of the question's language."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from rag.answer.translate import clean_translation, keeps_numbers, western_amounts
@@ -27,38 +27,49 @@ def translate_sentences(
     Chinese from English, shown a sentence at a time), with its citations put back in code,
     and when the first piece was shown. A translation that states a number the sentence does
     not is discarded and the checked sentence shown instead."""
-    first: float | None = None
+    first: list[float] = []
+
+    def show(text: str) -> None:
+        if not first:
+            first.append(time.perf_counter())
+        if on_token:
+            on_token(text)
+
     out: list[CheckedSentence] = []
     for sentence in kept.sentences:
         if script == "english":
-            prompt = TRANSLATE_TO_ENGLISH.format(text=western_amounts(sentence.text))
+            text = _into_english(generator, sentence.text, show)
         else:
-            prompt = TRANSLATE_TO_CHINESE.format(text=sentence.text)
-        pieces: list[str] = []
-        for piece in generator.stream([{"role": "user", "content": prompt}], 160):
-            pieces.append(piece)
-            if script == "english":
-                first = first or time.perf_counter()
-                if on_token:
-                    on_token(piece)
-        if script == "english":
-            translation = clean_translation("".join(pieces))
-            faithful = keeps_numbers(translation, sentence.text)
-        else:
-            # Shown a sentence at a time, converted whole: OpenCC's Taiwan phrases (软件 ->
-            # 軟體) may span two pieces, and what is shown is then what is kept. Every number
-            # of the English must be in the Chinese (10 billion as 100 億).
-            translation = clean_translation(to_script("".join(pieces), script))
-            faithful = keeps_numbers(sentence.text, translation)
-        text = translation if translation and faithful else sentence.text
-        if script != "english":
-            first = first or time.perf_counter()
-            if on_token:
-                on_token(text)
+            text = _into_chinese(generator, sentence.text, script)
+            show(text)
         if on_token:
             on_token("".join(f"[{n}]" for n in sentence.citations) + " ")
         out.append(replace(sentence, text=text))
-    return CheckResult(out, kept.dropped_markers), first or time.perf_counter()
+    return CheckResult(out, kept.dropped_markers), first[0] if first else time.perf_counter()
+
+
+def _ask(generator: Generator, prompt: str) -> Iterator[str]:
+    return generator.stream([{"role": "user", "content": prompt}], 160)
+
+
+def _into_english(generator: Generator, chinese: str, show: Callable[[str], None]) -> str:
+    """A checked Chinese sentence in English, streamed to `show`; the sentence itself when the
+    translation states a number it does not (12.5億 is 1.25 billion, not 12.5 billion)."""
+    pieces: list[str] = []
+    for piece in _ask(generator, TRANSLATE_TO_ENGLISH.format(text=western_amounts(chinese))):
+        pieces.append(piece)
+        show(piece)
+    english = clean_translation("".join(pieces))
+    return english if english and keeps_numbers(english, chinese) else chinese
+
+
+def _into_chinese(generator: Generator, english: str, script: Script) -> str:
+    """A checked English sentence in `script`, converted whole (OpenCC's Taiwan phrases, 软件
+    -> 軟體, may span two streamed pieces, and what is shown is then what is kept); the
+    sentence itself unless every number of it is in the Chinese (10 billion as 100 億)."""
+    reply = "".join(_ask(generator, TRANSLATE_TO_CHINESE.format(text=english)))
+    chinese = clean_translation(to_script(reply, script))
+    return chinese if chinese and keeps_numbers(english, chinese) else english
 
 
 def refuse(answer: Answer) -> Answer:

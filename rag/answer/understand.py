@@ -83,21 +83,23 @@ def understand(
     return Understood(question, script, standalone, translated, spent)
 
 
+def _translation(generator: Generator, prompt: str) -> str:
+    """The model's one-line reply to a translation prompt, cleaned of labels and quotes."""
+    pieces = generator.stream([{"role": "user", "content": prompt}], 80, stop=["\n"])
+    return clean_translation("".join(pieces))
+
+
 def translate_question(generator: Generator, question: str) -> str | None:
     """The question in Traditional Chinese, for retrieval; None when the model gives nothing
     usable."""
-    prompt = TRANSLATE_QUESTION.format(text=question)
-    pieces = generator.stream([{"role": "user", "content": prompt}], 80, stop=["\n"])
-    text = to_traditional(clean_translation("".join(pieces)))
+    text = to_traditional(_translation(generator, TRANSLATE_QUESTION.format(text=question)))
     return text if text and han_share([text]) >= BRIDGE_HAN_SHARE else None
 
 
 def translate_question_to_english(generator: Generator, question: str) -> str | None:
     """A Chinese question in English, for retrieval over English documents and for the model
     answering from them; None when the model gives nothing usable (Chinese left in it)."""
-    prompt = TRANSLATE_QUESTION_TO_ENGLISH.format(text=question)
-    pieces = generator.stream([{"role": "user", "content": prompt}], 80, stop=["\n"])
-    text = clean_translation("".join(pieces))
+    text = _translation(generator, TRANSLATE_QUESTION_TO_ENGLISH.format(text=question))
     # Asked to translate, the small model sometimes answers instead (seen: "The default port
     # on which Git daemon listens for connections is 9418."): only a question is taken.
     asks = text.endswith("?") and han_share([text]) < BRIDGE_HAN_SHARE
