@@ -280,6 +280,26 @@ def test_a_table_row_reads_with_its_caption_and_header() -> None:
     assert not invented.any_supported
 
 
+def test_a_list_item_reads_with_the_line_that_opens_it() -> None:
+    from rag.check.support import windows
+
+    article = (
+        "雇主聘僱下列學生從事工作，得不受第四十六條第一項規定之限制；"
+        "其工作時間除寒暑假外，每星期最長為二十小時：\n"
+        "一、就讀於公立或已立案私立大專校院之外國留學生。\n"
+        "二、就讀於公立或已立案私立高級中等以上學校之僑生及其他華裔學生。\n"
+        "第 51 條"
+    )
+    lead, _, second, _ = article.splitlines()
+    assert f"{lead}\n{second}" in windows(article)
+    assert not any(w.endswith("第 51 條") and w.startswith("雇主") for w in windows(article))
+    question = "外國留學生在台灣打工，除了寒暑假以外，每星期最多能工作幾個小時？"
+    answer = "雇主聘僱外國留學生從事工作，其工作時間除寒暑假外，每星期最長為二十小時[1]。"
+    assert check_citations(answer, [article], question=question).any_supported
+    invented = answer.replace("二十小時", "三十小時")
+    assert not check_citations(invented, [article], question=question).any_supported
+
+
 def test_a_slide_of_short_lines_reads_as_one_window() -> None:
     slide = "Peter Wu (吳漢章), Ph.D.\n\n台智雲 總經理\n\nTCA AI大聯盟 會長\n\n2025~2026是關鍵年份"
     answer = "吳漢章, Ph.D. 台智雲 總經理 TCA AI大聯盟 會長 2025~2026是關鍵年份[1]"

@@ -79,11 +79,34 @@ def windows(passage: str) -> list[str]:
         head = "\n".join(singles[: at + 1])
         return [head] + [f"{head}\n{w}" for w in singles[at + 1 :] + pairs[at + 1 :]]
     lines = [line for line in passage.splitlines() if line.strip()]
+    listed = list_windows(lines)
     if len(lines) >= 3 and all(len(line) <= SLIDE_LINE for line in lines):
         # Short lines (a slide, a title block) belong together: 「吳漢章 / 台智雲 總經理 /
         # TCA AI大聯盟 會長」 are one statement spread over lines.
-        return singles + pairs + [passage]
-    return singles + pairs
+        return singles + pairs + listed + [passage]
+    return singles + pairs + listed
+
+
+# The start of an enumerated item: 「一、」, 「（一）」, 「1.」, 「(a)」, a bullet.
+_ITEM = re.compile(
+    r"\s*(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十0-9a-zA-Z]+[）)]"
+    r"|[0-9]+[.、．](?!\d)|[a-zA-Z][.)]\s|[-*•・]\s)"
+)
+
+
+def list_windows(lines: Sequence[str]) -> list[str]:
+    """A line that opens a list (it ends with a colon) read with each of its items: what a
+    statute says in 「雇主聘僱下列學生從事工作…每星期最長為二十小時：」 it says of
+    「一、…外國留學生。」, which may be two sentences further down than a pair of neighbours
+    reaches."""
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if line.rstrip().endswith(("：", ":")):
+            for item in lines[i + 1 :]:
+                if not _ITEM.match(item):
+                    break
+                out.append(f"{line.strip()}\n{item.strip()}")
+    return out
 
 
 def coverage(needle: set[str], text: str) -> float:
