@@ -3,6 +3,8 @@ that share most with the question, each cited, in the question's script."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rag.answer.render import refuse
 from rag.answer.types import Answer, Citation
 from rag.check.sentences import CheckedSentence
@@ -13,8 +15,9 @@ from rag.retrieve.retriever import Hit
 from rag.textnorm import Script, detect_script, to_script
 
 
-def extractive_answer(question: str, script: Script, hits: list[Hit]) -> Answer:
-    """The retrieved sentences that share most with the question, each cited."""
+def best_sentences(question: str, hits: Sequence[Hit], n: int = 2) -> list[tuple[int, int, int]]:
+    """The `n` sentences of the hits' chunks that share most character bigrams with the
+    question, as (hit index, start, end) within the chunk's text, in reading order."""
     wanted = grams(question)
     scored: list[tuple[float, int, int, int]] = []  # (score, hit index, start, end)
     for i, hit in enumerate(hits):
@@ -24,12 +27,17 @@ def extractive_answer(question: str, script: Script, hits: list[Hit]) -> Answer:
             # Earlier passages were ranked higher by retrieval: a small tie-breaking prior.
             scored.append((overlap + 0.05 * (len(hits) - i), i, start, end))
     scored.sort(reverse=True)
-    chosen = sorted(scored[:2], key=lambda s: (s[1], s[2]))
+    return sorted((s[1:] for s in scored[:n]), key=lambda s: (s[0], s[1]))
+
+
+def extractive_answer(question: str, script: Script, hits: list[Hit]) -> Answer:
+    """The retrieved sentences that share most with the question, each cited."""
+    chosen = best_sentences(question, hits)
     answer = Answer(question, "", False, script, "extractive", retrieved=hits)
     if not chosen:
         return refuse(answer)
     parts, citations = [], []
-    for _, i, start, end in chosen:
+    for i, start, end in chosen:
         hit = hits[i]
         text = hit.chunk.text[start:end]
         flat = " ".join(text.split())
