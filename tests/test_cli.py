@@ -94,24 +94,21 @@ def test_ask_with_a_broken_model_file_names_it(hash_env: None, tiny_corpus: Path
     assert "Traceback" not in result.output
 
 
-def test_english_question_over_chinese_documents_is_announced() -> None:
-    from rag.cli import ask as cli
+def test_a_question_in_the_other_language_than_the_documents_is_announced() -> None:
+    from rag.answer.understand import understand
 
-    class Retriever:
-        chinese_corpus = True
+    class Generator:
+        def stream(self, messages: object, max_tokens: int, stop: object = None) -> list[str]:
+            return ["Translated?"]
 
-    class Stub:
-        generator = object()
-        retriever = Retriever()
-
-    with cli.err.capture() as captured:
-        cli.bridge_notice(Stub(), "Who runs Taiwan AI Cloud?")
-        cli.bridge_notice(Stub(), "台智雲的總經理是誰？")
-        Retriever.chinese_corpus = False  # an English folder: the other way round
-        cli.bridge_notice(Stub(), "Who runs Taiwan AI Cloud?")
-        cli.bridge_notice(Stub(), "SuedLink 要花多少錢？")
-    said = captured.get()
-    assert said.count("answering in Chinese") == 1 and said.count("answering in English") == 1
+    said: list[str] = []
+    understand("Who runs Taiwan AI Cloud?", Generator(), True, on_status=said.append)  # type: ignore[arg-type]
+    understand("台智雲的總經理是誰？", Generator(), True, on_status=said.append)  # type: ignore[arg-type]
+    understand("Who runs Taiwan AI Cloud?", Generator(), False, on_status=said.append)  # type: ignore[arg-type]
+    understand("SuedLink 要花多少錢？", Generator(), False, on_status=said.append)  # type: ignore[arg-type]
+    understand("SuedLink 要花多少錢？", None, False, on_status=said.append)  # no model: extractive
+    assert len(said) == 2
+    assert "answering in Chinese" in said[0] and "answering in English" in said[1]
 
 
 def test_checked_answer_is_shown_again_only_when_it_differs() -> None:

@@ -54,6 +54,14 @@ class Understood:
         return f"{self.asked}\n{self.translated}" if self.translated else self.asked
 
 
+_BRIDGING = {
+    True: "(English question, Chinese documents: translating the question, answering in "
+    "Chinese, checking, then translating the answer)",
+    False: "(Chinese question, English documents: translating the question, answering in "
+    "English, checking, then translating the answer)",
+}
+
+
 def understand(
     question: str,
     generator: Generator | None,
@@ -74,6 +82,8 @@ def understand(
     # An English question over Chinese documents, or a Chinese one over English documents.
     other_language = (script == "english") == chinese_corpus
     if generator is not None and other_language:
+        if on_status:  # why the answer takes a while to start
+            on_status(_BRIDGING[chinese_corpus])
         begun = time.perf_counter()
         if chinese_corpus:
             translated = translate_question(generator, standalone or question)

@@ -62,25 +62,6 @@ def load_pipeline(settings: Settings, no_llm: bool, quiet: bool) -> Any:
         )
 
 
-def bridge_notice(pipeline: Any, question: str) -> None:
-    """Say why an answer in the other language than the documents' takes a while to start."""
-    from rag.textnorm import detect_script
-
-    if pipeline.generator is None:
-        return
-    english = detect_script(question) == "english"
-    chinese_corpus = pipeline.retriever.chinese_corpus
-    if english and chinese_corpus:
-        said = "English question, Chinese documents: translating the question, answering in "
-        said += "Chinese, checking, then translating the answer"
-    elif not english and not chinese_corpus:
-        said = "Chinese question, English documents: translating the question, answering in "
-        said += "English, checking, then translating the answer"
-    else:
-        return
-    err.print(f"({said})", style="dim", highlight=False)
-
-
 def print_answer(answer: Any, streamed: str) -> None:
     """After the streamed text: the checked answer if it differs, then the sources."""
     if answer.mode == "llm" and not same_answer(answer.answer, streamed):
@@ -136,8 +117,6 @@ def ask(
             if not as_json:
                 out.print(piece, end="", highlight=False, markup=False)
 
-        if not as_json:
-            bridge_notice(pipeline, question)
         status = None if as_json else _status
         answer = pipeline.answerer.ask(question, on_token=on_token, on_status=status)
         log.debug("answer (%s): %s", answer.mode, ms(answer.timings))
@@ -176,7 +155,6 @@ def chat(
                 break
             question = check_question(question, settings)
             streamed.clear()
-            bridge_notice(pipeline, question)
             answer = pipeline.answerer.ask(
                 question, on_token=on_token, history=history, on_status=_status
             )
