@@ -117,3 +117,20 @@ def test_checked_answer_is_shown_again_only_when_it_differs() -> None:
     assert same_answer("Diella is the minister[1].", "Diella is the minister.[1] ")
     assert not same_answer("Diella is the minister[2].", "Diella is the minister.[1] ")
     assert not same_answer("Diella[1].", "Diella is the minister[1].")
+
+
+def test_the_direct_answer_is_printed_after_the_answer() -> None:
+    from rag.answer.types import Answer
+    from rag.cli import ask as cli
+
+    answer = Answer(
+        "晶創26在TOP500排第幾名？", "晶創26排名第29名[1]。", False, "traditional", "llm"
+    )
+    answer.direct = "29名"
+    with cli.out.capture() as captured:
+        cli.print_answer(answer, "晶創26排名第29名[1]。")
+    assert captured.get().strip() == "簡答：29名"
+    answer.direct = None
+    with cli.out.capture() as captured:
+        cli.print_answer(answer, "晶創26排名第29名[1]。")
+    assert "簡答" not in captured.get()

@@ -88,6 +88,18 @@ def test_exact_match_and_f1_character_level() -> None:
     assert char_f1("吳漢", ["他", "吳漢章"]) == pytest.approx(0.8)  # best reference wins
 
 
+def test_direct_answer_scored_where_there_is_one() -> None:
+    with_direct = _record(
+        answer="台智雲的總經理是吳漢章[1]。", direct_answer="吳漢章", correct=True
+    )
+    without = _record(answer="吳漢章", correct=True)
+    refused = _record(answer="", refused=True, direct_answer=None)
+    m = answer_metrics([with_direct, without, refused])
+    assert m["exact_match"] == pytest.approx(1 / 3, abs=1e-3)  # only the bare answer
+    assert m["direct_exact_match"] == pytest.approx(2 / 3, abs=1e-3)  # the direct one too
+    assert m["direct_f1"] > m["f1"] and m["direct_answers"] == pytest.approx(1 / 2)
+
+
 def test_empty_answer_and_no_citations() -> None:
     m = answer_metrics([_record(answer="", cited_sources=[])])
     assert m["accuracy"] == 0.0 and m["f1"] == 0.0 and m["exact_match"] == 0.0

@@ -88,6 +88,7 @@ def test_streamed_answer_ends_with_citations_and_done(settings: Settings) -> Non
     extra = last.model_extra or {}
     assert [c["source"] for c in extra["citations"]] == ["taiwan.txt"]
     assert "國網中心的晶創26在TOP500排名第29名[" in extra["answer"]
+    assert extra["direct_answer"] == "29名"  # the words that fill the question's slot
     # Unnamed data lines only (a named event breaks the openai client), ending in [DONE].
     lines = [line for line in raw.split("\n") if line]
     assert all(line.startswith("data: ") for line in lines)

@@ -94,6 +94,7 @@ def test_page_asks_and_opens_the_cited_passage_on_its_page(
         cite = page.locator("#conversation .answer button.cite").first
         cite.wait_for(timeout=30_000)
         answer_text = page.text_content("#conversation .answer") or ""
+        direct_text = page.text_content("#conversation .direct") or ""
         cite.click()
         page.wait_for_selector("#passage", state="visible")
         shown = {
@@ -109,6 +110,7 @@ def test_page_asks_and_opens_the_cited_passage_on_its_page(
         first = api["citations"][0]
         passage = httpx.get(first["url"]).json()
     assert answer_text.replace(" ", "") == api["choices"][0]["message"]["content"].replace(" ", "")
+    assert direct_text and direct_text == api["direct_answer"]  # above the answer
     assert shown["n"] == f"[{first['n']}]"
     assert shown["source"] == PDF.name
     assert shown["text"] == passage["text"] == first["text"]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from rag.answer.direct import direct_answer
 from rag.answer.draft import Draft, draft_answer
 from rag.answer.extractive import extractive_answer
 from rag.answer.prompting import Prompt, build_prompt
@@ -189,6 +190,7 @@ class Answerer:
         elif first is None:  # read further without streaming: shown once checked
             timings["ttft_s"] = timings["generate_s"]
         answer.answer = kept.answer
+        answer.direct = direct_answer(understood.question, kept.answer)
         answer.citations = [citation_for(n, hits[n - 1]) for n in kept.cited]
         return answer
 

@@ -53,6 +53,8 @@ class Answer:
     looked_further: bool = False  # answered from the passages after the first top_k
     # What refused it: "model", "support" or a rule of rag.check.catalog ("" if answered).
     refused_by: str = ""
+    # The few words of the answer that fill the question's slot (rag.answer.direct), if any.
+    direct: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,7 @@ class Answer:
             "translated_question": self.translated_question,
             "also_searched": self.also_searched,
             "answer": self.answer,
+            "direct_answer": self.direct,
             "refused": self.refused,
             "refused_by": self.refused_by or None,
             "script": self.script,

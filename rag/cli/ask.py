@@ -27,6 +27,7 @@ from rag.cli.options import (
     user_errors,
     where,
 )
+from rag.generate.prompts import DIRECT_LABEL
 from rag.settings import Settings
 
 
@@ -70,6 +71,9 @@ def print_answer(answer: Any, streamed: str) -> None:
         out.print(answer.answer, highlight=False)
     elif answer.mode != "llm":
         out.print(answer.answer, highlight=False)
+    if answer.direct:
+        out.print(f"\n[bold]{DIRECT_LABEL[answer.script]}[/bold]", end="", highlight=False)
+        out.print(answer.direct, highlight=False, markup=False)
     if answer.citations:
         out.print("\n[bold]Sources[/bold]", highlight=False)
         for c in answer.citations:

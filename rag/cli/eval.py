@@ -195,6 +195,7 @@ ANSWER_COLUMNS = {
     "accuracy": "accuracy",
     "exact_match": "EM",
     "f1": "F1",
+    "direct_f1": "direct F1",
     "false_refusals": "false refusals",
     "refused_unanswerable": "unanswerable refused",
 }

@@ -4,7 +4,8 @@ so that anyone can recompute them from those records.
 Retrieval is scored at document level. Answers are scored against acceptable strings after
 normalisation (one script, folded width and case, no spaces, punctuation or citation markers):
 accuracy (an acceptable answer contained in the answer), and character-level exact match and F1
-in the CMRC/DRCD style (F1 from the longest common substring). Citations are scored at document
+in the CMRC/DRCD style (F1 from the longest common substring), of the whole answer and of its
+direct answer where it has one. Citations are scored at document
 level in the ALCE sense: precision over the cited documents, recall over the gold documents.
 """
 
@@ -102,6 +103,10 @@ def retrieval_metrics(records: list[dict[str, Any]], k: int) -> dict[str, Any]:
     return result
 
 
+def _shown(record: dict[str, Any], direct: bool) -> str:
+    return str((direct and record.get("direct_answer")) or record["answer"])
+
+
 def answer_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Accuracy, EM/F1, refusals, citation quality and latency over answer records."""
     answerable = [r for r in records if r["answerable"]]
@@ -111,8 +116,8 @@ def answer_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
     good = [c for r in answered for c in r["cited_sources"] if c in r["gold_sources"]]
     sentences = [s for r in records if not r["refused"] for s in r.get("sentences", [])]
 
-    def scored(fn: Any) -> float | None:
-        values = [0.0 if r["refused"] else fn(r["answer"], r["answers"]) for r in answerable]
+    def scored(fn: Any, direct: bool = False) -> float | None:
+        values = [0.0 if r["refused"] else fn(_shown(r, direct), r["answers"]) for r in answerable]
         return _share(sum(values), len(values))
 
     recall = [
@@ -126,6 +131,12 @@ def answer_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
         "accuracy": _share(sum(bool(r["correct"]) for r in answerable), len(answerable)),
         "exact_match": scored(exact_match),
         "f1": scored(char_f1),
+        # The direct answer (rag.answer.direct) where the answer has one, else the answer.
+        "direct_answers": _share(
+            sum(bool(r.get("direct_answer")) for r in answered), len(answered)
+        ),
+        "direct_exact_match": scored(exact_match, direct=True),
+        "direct_f1": scored(char_f1, direct=True),
         "false_refusals": _share(len(answerable) - len(answered), len(answerable)),
         "refused_unanswerable": _share(sum(r["refused"] for r in unanswerable), len(unanswerable)),
         "citation_precision": _share(len(good), len(cited)),

@@ -205,6 +205,7 @@ def run_answers(
                 "tags": q.tags,
                 "retrieved": rank_documents(answer.retrieved),
                 "answer": answer.answer,
+                "direct_answer": answer.direct,
                 "raw_answer": answer.raw_answer,
                 "retried": answer.retried,
                 "translated_question": answer.translated_question,

@@ -163,6 +163,9 @@ REFUSAL_MARKERS = (
     "cannot answer",
 )
 
+# The label of the direct answer (rag.answer.direct) where it is shown apart from the answer.
+DIRECT_LABEL = {"traditional": "簡答：", "simplified": "简答：", "english": "In short: "}
+
 NO_LLM_NOTICE = {
     "traditional": "（未使用語言模型：以下是資料中最相關的句子）",
     "simplified": "（未使用语言模型：以下是资料中最相关的句子）",

@@ -93,6 +93,7 @@ def completion(
         "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
         "usage": usage(answer),
         "citations": citations,
+        "direct_answer": answer.direct,
         "refused": answer.refused,
         "mode": answer.mode,
     }
@@ -161,6 +162,7 @@ def final_chunks(
         "stop",
         citations=citations,
         answer=answer.answer,
+        direct_answer=answer.direct,
         refused=answer.refused,
         usage=usage(answer),
     )

@@ -317,6 +317,13 @@ async function ask(event) {
     }
     if (!final) throw new Error("The answer ended early.");
     renderAnswer(answer, final.answer, final.citations);
+    if (final.direct_answer) {
+      // The few words that answer the question, above the answer they come from.
+      const direct = document.createElement("div");
+      direct.className = "direct";
+      direct.textContent = final.direct_answer;
+      answer.before(direct);
+    }
     if (final.refused) answer.classList.add("refused");
     renderSources(sources, final.citations);
     state.messages = messages.concat([{ role: "assistant", content: final.answer }]);

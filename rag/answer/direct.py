@@ -1,0 +1,143 @@
+"""The direct answer: the few words of a checked answer sentence that fill the question's
+slot, found in code by aligning the sentence with the question.
+
+The default model answers a Chinese question by restating it with the slot filled:
+「溜馬隊…但是卻輸給哪一隊?」 -> 「溜馬隊…但是卻輸給洛杉磯湖人。」. Asked to answer in a few
+words first it wrote longer answers instead (eval/RESULTS.md, third round). So the words
+between the question's text before its question word and the text after it, as they occur in
+the sentence, are the direct answer: 「洛杉磯湖人」. When the sentence does not restate the
+question around its question word, or the words found are not a short phrase, there is no
+direct answer and the whole answer stands alone. Chinese questions only: English answers
+reorder the question ("How long ...?" -> "... for 15 minutes").
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import Match, SequenceMatcher
+
+from rag.check.sentences import split_sentences, strip_markers
+from rag.segment import pos_tagger
+from rag.textnorm import has_han, normalize_for_match
+
+# On the folded (Simplified) question: the question word, with the measure word that may
+# follow it (哪一个, 几年, 多少). Not 好几/十几 (several), 如何/任何, nor 何况/何必.
+_ASKING = re.compile(
+    "(?<![好十几如任])(?:哪一?[个位队年种家座部本国所名次项条天支]?|什么|甚么"
+    "|何(?![况必])[时年人地处种者]?|谁|多少|几[个年岁天日月位次种名项条周]?|多久|多长|多大|多高|多远)"
+)
+# Questions whose answer is an explanation or a yes or no, not a phrase.
+_NOT_A_PHRASE = re.compile("为什么|如何|怎么|怎样|是否|吗|可不可|能不能|会不会|有没有")
+# A question ending 「…的政治體制是?」 asks for what follows it.
+_OPEN_END = re.compile("(?:是|为|叫|称为)$")
+_PUNCTUATION = re.compile("[，。；,;：:！？!?]")
+LONGEST = 30  # characters: a longer span is a clause, not a direct answer
+ANCHOR = 2  # characters: the shortest run of the question the sentence must repeat to anchor
+
+
+def direct_answer(question: str, answer: str) -> str | None:
+    """The direct answer from the first sentence of a checked answer that restates the
+    question around its question word; None when none does."""
+    if not has_han(question):
+        return None
+    for sentence in split_sentences(answer):
+        found = _slot(question, strip_markers(sentence).strip())
+        if found:
+            return found
+    return None
+
+
+def _fold(text: str) -> str:
+    """Character by character, so that positions match the original text."""
+    return "".join((normalize_for_match(c) or c)[:1] for c in text)
+
+
+def _kind_length(folded: str, at: int) -> int:
+    """Characters of the nouns and measure words right after the question word: the kind of
+    thing asked for (世纪 in 哪一个世纪, 倍 in 几倍, 政府基金 in 哪个政府基金); not 第一次."""
+    length = 0
+    for word, flag in pos_tagger().cut(folded[at:]):
+        if flag[0] not in "nqm" or word.startswith("第"):
+            break
+        length += len(word)
+    return length
+
+
+def _slot(question: str, sentence: str) -> str | None:
+    asked = re.sub("[呢吗啊]$", "", _fold(question.strip().rstrip("？?。！! ")))
+    if _NOT_A_PHRASE.search(asked) or ("为何" in asked and not asked.endswith("为何")):
+        return None  # 為何 inside a question asks why; at its end, what
+    words = list(_ASKING.finditer(asked))
+    if len(words) > 1:
+        return None  # two questions, or a question word used as a word
+    if words:
+        start, end = words[0].span()
+    elif _OPEN_END.search(asked):
+        start = end = len(asked)
+    else:
+        return None
+    said = _fold(sentence)
+    blocks = [
+        b
+        for b in SequenceMatcher(None, asked, said, autojunk=False).get_matching_blocks()
+        if b.size >= ANCHOR
+    ]
+    if start == 0:
+        return _subject(sentence, blocks, end)
+    before = [b for b in blocks if b.a < start]
+    if not before:
+        return None
+    anchor = before[-1]
+    begin = anchor.b + min(anchor.size, start - anchor.a)
+    if anchor.a + anchor.size < start:
+        # One character between the repeated run and the slot: found just after the run in
+        # the sentence (「排第|幾名」 against 「排名第|29名」), or, inside the question, let
+        # go; at the question's end it must be there (not 「那個計劃叫|什麼」 against
+        # 「…計劃，目的在…」).
+        if anchor.a + anchor.size < start - 1:
+            return None
+        at = said.find(asked[start - 1], begin, begin + 3)
+        if at >= 0:
+            begin = at + 1
+        elif end == len(asked):
+            return None
+    if end < len(asked):
+        after = [b for b in blocks if b.a + b.size > end and b.b >= begin]
+        if not after:
+            return None
+        follow = after[0]
+        # A run that begins inside the question word carries its measure word: 「哪一年|第一次」
+        # against 「2025年|第一次」.
+        stop = follow.b + max(0, end - follow.a)
+        kind = _kind_length(asked, end)
+        # The kind asked for, where the sentence names it right after the answer:
+        # 「二十|世紀」, 「國發|基金」.
+        covered = min(follow.a + follow.size, end + kind) - max(follow.a, end)
+        if covered > 0 and follow.a <= end + kind:
+            stop = follow.b + (max(follow.a, end) - follow.a) + covered
+    else:  # the slot ends the question: the answer runs to the end of the clause
+        while begin < len(sentence) and sentence[begin] in "：: ":
+            begin += 1
+        stop = begin + len(_PUNCTUATION.split(sentence[begin:], maxsplit=1)[0])
+    return _phrase(sentence[begin:stop])
+
+
+def _subject(sentence: str, blocks: list[Match], end: int) -> str | None:
+    """A question that starts with its question word (「哪一個建築為分割東西歐的鐵幕的一個
+    象徵?」) is answered by what the sentence says before repeating the rest of it."""
+    first = next((b for b in blocks if b.size >= 2 * ANCHOR and b.a >= end), None)
+    if first is None or first.b > LONGEST // 2:
+        return None
+    head = sentence[: first.b].strip()
+    if _PUNCTUATION.search(head[-1:] or "，"):
+        return None
+    return _phrase(re.sub("(?:是|為|为|乃)$", "", head))
+
+
+def _phrase(text: str) -> str | None:
+    found = text.strip(" 、「」『』\"'")
+    if len(found) > 2 and found.endswith("的"):
+        found = found[:-1].rstrip()  # 「一種叫做 SipHash 的」 (雜湊函式)
+    if not found or len(found) > LONGEST or _PUNCTUATION.search(found):
+        return None
+    return found
