@@ -328,3 +328,21 @@ def test_rules_do_not_misread_ordinary_words() -> None:
     assert answer_type_missing("安裝要幾個步驟？", "首次安裝需要三個步驟。") is None
     question = "晶創26在Top 500排第幾名？"
     assert lexical_support("晶創26排名第29名。", "晶創26在TOP500排名第29名。", question) >= 0.5
+
+
+def test_a_number_is_not_found_inside_a_longer_one() -> None:
+    """「晶創26在TOP500排第29名」 was supported by a table row's 「29.6%」 (another column of
+    another country): a number in a sentence is not the start of a decimal or a longer number
+    in the passage; a date written with a point still holds its year and month."""
+    from rag.check.numbers import numbers
+
+    question = "晶創26在TOP500排第幾名？"
+    shares = "| 國籍 | Top500 |\n| 美國 | 46.6% |\n| 中國 | 29.6% |"
+    assert not check_citations(
+        "晶創26在TOP500排第29名[1]。", [shares], question=question
+    ).any_supported
+    ranks = "晶創26在最新一期TOP500排名第29名。"
+    checked = check_citations("晶創26在TOP500排第29名[1]。", [shares, ranks], question=question)
+    assert checked.sentences[0].citations == [2]
+    assert "29" not in numbers("29.6%") and {"2025", "11"} <= numbers("2025.11 發表")
+    assert "1290" in numbers("1290") and "29" not in numbers("1290")

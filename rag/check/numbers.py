@@ -13,14 +13,19 @@ NUMBER = re.compile(r"\d+(?:\.\d+)?")
 THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
+# A year and a month written with a point, as slides date things: 2025.11.
+DATED = re.compile(r"(?:19|20)\d\d\.\d{1,2}")
+
+
 def numbers(text: str) -> set[str]:
-    """Numbers in the text, decimals also split at the point: 2025.11 (a date in a slide)
-    holds 2025 and 11, while 81.55 must be matched whole."""
+    """Numbers in the text; a date written with a point also split at it: 2025.11 (a date in a
+    slide) holds 2025 and 11, while 81.55 and 29.6% are matched whole (29.6% states no 29)."""
     found: set[str] = set()
     # 256,960 is one number, not 256 and 960.
     for number in NUMBER.findall(THOUSANDS.sub("", normalize_for_match(text))):
         found.add(number)
-        found.update(number.split("."))
+        if DATED.fullmatch(number):
+            found.update(number.split("."))
     return found
 
 

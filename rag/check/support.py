@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from rag.check.catalog import ALL_ON, RuleSet
 from rag.check.numbers import (
+    DATED,
     THOUSANDS,
     measure_conflict,
     numbers,
@@ -51,7 +52,7 @@ def grams(text: str) -> set[str]:
     for piece in _GRAM_SOURCE.findall(THOUSANDS.sub("", normalize_for_match(text))):
         if piece[0].isascii() or len(piece) == 1:
             out.add(piece)
-            if "." in piece:  # 2025.11 also matches 2025 and 11
+            if DATED.fullmatch(piece):  # 2025.11 also matches 2025 and 11
                 out.update(piece.split("."))
         else:
             out.update(piece[i : i + 2] for i in range(len(piece) - 1))
@@ -132,7 +133,15 @@ def word_support(sentence: str, window: str, question: str = "") -> float:
     if not words:
         return 0.0
     target = normalize_for_match(window)
-    return sum(w in target for w in words) / len(words)
+    return sum(_occurs(w, target) for w in words) / len(words)
+
+
+def _occurs(word: str, text: str) -> bool:
+    """Whether a word occurs in the text as written; a number not inside a longer one (29 is
+    not in 29.6% nor in 1290)."""
+    if not word[0].isdigit():
+        return word in text
+    return re.search(rf"(?<![0-9.]){re.escape(word)}(?![0-9]|\.[0-9])", text) is not None
 
 
 def lexical_support(
