@@ -82,6 +82,30 @@ def test_no_direct_answer_where_no_phrase_fills_the_slot(question: str, answer: 
     assert direct_answer(question, answer) is None
 
 
+def test_a_span_cut_in_the_wrong_place_is_no_direct_answer() -> None:
+    # Anchored on 「的」 and 「在」 of different clauses: the span starts with a particle.
+    question = "東德的私有企業主在何時到後一年得期間內多了176300人？"
+    answer = "根據原東德統計，私有企業主的數目從1984年的大約500人增加到1985年的大約176,800人[1]。"
+    assert direct_answer(question, answer) is None
+    # A year asked, and no number between the repeated parts: the year is elsewhere.
+    question = "「霍布斯主義」這一詞在哪一年之後被用於稱呼那些態度?"
+    answer = "在1660年王政復辟後，「霍布斯主義」這一詞開始被用於稱呼那些態度[1]。"
+    assert direct_answer(question, answer) is None
+    # One character between them is a word of the sentence, not an answer.
+    question = "北美洲的原住民在哪一個時期進入了曼尼托巴境內?"
+    answer = "冰河時期，當時北美洲的原住民就進入了曼尼托巴境內[1]。"
+    assert direct_answer(question, answer) is None
+    # What a sentence says before the rest of a question that starts with its question word
+    # must be new: not the question's own words (the kind asked for aside).
+    question = "哪一間綜合性的科研機構是韓國的第一家？"
+    answer = "韓國首個綜合性科研機構韓國科學技術研究院[1]。"
+    assert direct_answer(question, answer) is None
+    question = "哪一種類動物的循環系統是屬於開放式的?"
+    assert direct_answer(question, "無脊椎動物的循環系統是屬於開放式的[1]。") == "無脊椎動物"
+    # A preposition before the answer is dropped.
+    assert direct_answer("該島在何時併入?", "該島在於1959年併入[1]。") == "1959年"
+
+
 def test_a_span_too_long_to_be_a_phrase_is_no_direct_answer() -> None:
     filler = "這是一段很長的說明文字沒有任何標點符號而且一直延續下去直到超過上限為止真的很長"
     assert direct_answer("這份報告的結論是?", f"這份報告的結論是{filler}[1]。") is None

@@ -31,6 +31,9 @@ _NOT_A_PHRASE = re.compile("为什么|如何|怎么|怎样|是否|吗|可不可|
 # A question ending 「…的政治體制是?」 asks for what follows it.
 _OPEN_END = re.compile("(?:是|为|叫|称为)$")
 _PUNCTUATION = re.compile("[，。；,;：:！？!?]")
+# Question words that ask for a number or a year: their answer states one.
+_ASKS_NUMBER = re.compile("几|多少|多久|多长|多大|多高|多远|哪一?年|何年")
+_NUMERAL = re.compile("[0-9０-９零〇一二两兩三四五六七八九十百千万萬亿億半]")
 LONGEST = 30  # characters: a longer span is a clause, not a direct answer
 ANCHOR = 2  # characters: the shortest run of the question the sentence must repeat to anchor
 
@@ -83,7 +86,18 @@ def _slot(question: str, sentence: str) -> str | None:
         if b.size >= ANCHOR
     ]
     if start == 0:
-        return _subject(sentence, blocks, end)
+        return _subject(sentence, blocks, end, asked)
+    found = _between(sentence, said, asked, blocks, start, end)
+    if found and words and _ASKS_NUMBER.search(words[0].group()) and not _NUMERAL.search(found):
+        return None  # 「開始」 for 「哪一年」: the year is elsewhere in the sentence
+    return found
+
+
+def _between(
+    sentence: str, said: str, asked: str, blocks: list[Match], start: int, end: int
+) -> str | None:
+    """What the sentence says between its repetition of the question's text before the slot
+    (asked[:start]) and after it (asked[end:])."""
     before = [b for b in blocks if b.a < start]
     if not before:
         return None
@@ -122,22 +136,46 @@ def _slot(question: str, sentence: str) -> str | None:
     return _phrase(sentence[begin:stop])
 
 
-def _subject(sentence: str, blocks: list[Match], end: int) -> str | None:
+def _subject(sentence: str, blocks: list[Match], end: int, asked: str) -> str | None:
     """A question that starts with its question word (「哪一個建築為分割東西歐的鐵幕的一個
-    象徵?」) is answered by what the sentence says before repeating the rest of it."""
+    象徵?」) is answered by what the sentence says before repeating the rest of it, if that
+    says something the question does not (not 「韓國首個綜合性」 for 「哪一間綜合性的…」)."""
     first = next((b for b in blocks if b.size >= 2 * ANCHOR and b.a >= end), None)
     if first is None or first.b > LONGEST // 2:
         return None
-    head = sentence[: first.b].strip()
+    kind = _kind_length(asked, end)
+    # The repeated run may begin with the kind asked for: 「無脊椎|動物的循環系統」 answers
+    # 「哪一種類動物的循環系統」 with 無脊椎動物.
+    carried = max(0, end + kind - first.a)
+    head = sentence[: first.b + min(carried, first.size)].strip()
     if _PUNCTUATION.search(head[-1:] or "，"):
         return None
+    # What the question says, less the kind it asks for (無脊椎動物 may repeat 動物).
+    said = asked[end + kind :]
+    folded = _fold(head)
+    if any(folded[i : i + ANCHOR] in said for i in range(len(folded) - ANCHOR + 1)):
+        return None
     return _phrase(re.sub("(?:是|為|为|乃)$", "", head))
+
+
+# A span that starts with a particle, or ends with a conjunction, was cut out of the sentence
+# in the wrong place (「的數目從1984年的大約…」); a copula or preposition before the answer is
+# dropped (「在1958年」). Folded (Simplified) forms.
+_CUT_START = frozenset("的了之被把将与和及而并")
+_CUT_END = frozenset("及与和或了")
+_LEAD = frozenset("是为于在")
 
 
 def _phrase(text: str) -> str | None:
     found = text.strip(" 、「」『』\"'")
     if len(found) > 2 and found.endswith("的"):
         found = found[:-1].rstrip()  # 「一種叫做 SipHash 的」 (雜湊函式)
+    if len(found) > 1 and _fold(found[0]) in _LEAD:
+        found = found[1:].lstrip()
     if not found or len(found) > LONGEST or _PUNCTUATION.search(found):
         return None
+    if _fold(found[0]) in _CUT_START or _fold(found[-1]) in _CUT_END:
+        return None
+    if len(found) == 1 and has_han(found):
+        return None  # 「就」: a word of the sentence, not an answer
     return found
