@@ -83,3 +83,21 @@ def test_warm_up_in_background_loads_and_reraises(tiny_corpus, tmp_path) -> None
     wait = Retriever(load_index(tmp_path / "idx"), Broken(), 0.5).warm_up_in_background()
     with pytest.raises(RuntimeError, match="unreadable"):
         wait()
+
+
+def test_english_words_are_stemmed_and_an_older_index_is_queried_as_built(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from rag.index.lexical import UNSTEMMED_ID, BM25Index, tokenize
+
+    assert tokenize("Stashing changes") == ["stash", "chang"]
+    assert tokenize("git 2.0 AI 晶片")[:3] == ["git", "2.0", "ai"]  # short words, numbers kept
+    texts = ["You can list the stashes you have stored.", "Rebase the branch onto main."]
+    index = BM25Index.build(texts, 1.2, 0.75)
+    index.save(tmp_path)
+    scores = BM25Index.load(tmp_path).scores("how do I list my stashed work")
+    assert scores[0] > scores[1]
+    # An index built before stemming (tokenizer v1) holds the words as written: queried as
+    # built, "stashes" still finds it, and a stemmed query would not.
+    old = BM25Index.build(texts, 1.2, 0.75, lambda t: tokenize(t, stemmed=False))
+    old.save(tmp_path / "v1")
+    assert BM25Index.load(tmp_path / "v1", UNSTEMMED_ID).scores("stashes")[0] > 0
+    assert BM25Index.load(tmp_path / "v1").scores("stashes")[0] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,30 @@ import numpy as np
 from rag.segment import CJK_RUN, QUERY_STOPWORDS, WORD, jieba_tokenizer
 from rag.textnorm import normalize_for_match
 
-TOKENIZER_ID = "t2s-jieba-bigram-v1"
+# v2: English words stemmed. An index keeps the tokenizer it was built with (its manifest's
+# `params.tokenizer`) and is queried with the same one.
+TOKENIZER_ID = "t2s-jieba-bigram-stem-v2"
+UNSTEMMED_ID = "t2s-jieba-bigram-v1"
 
 
-def tokenize(text: str, *, query: bool = False) -> list[str]:
-    """Words (jieba on the Simplified form) plus CJK character bigrams; lower-case ASCII words.
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball (Porter 2) stem of a lower-case English word of four letters or more:
+    "stashed", "stashes" and "stashing" all match "stash". Numbers, short words and words
+    with digits stay as written."""
+    return str(_stemmer().stemWord(word)) if word.isalpha() and len(word) > 3 else word
+
+
+def tokenize(text: str, *, query: bool = False, stemmed: bool = True) -> list[str]:
+    """Words (jieba on the Simplified form) plus CJK character bigrams; lower-case ASCII words,
+    stemmed (`stemmed`, tokenizer v2).
 
     Bigrams let names and numbers match even where jieba segments them differently.
     """
@@ -33,16 +53,17 @@ def tokenize(text: str, *, query: bool = False) -> list[str]:
             else:
                 tokens.append(piece)
         elif not (query and piece in QUERY_STOPWORDS):
-            tokens.append(piece)
+            tokens.append(stem(piece) if stemmed else piece)
     return tokens
 
 
 class BM25Index:
     """BM25 over pre-tokenized chunks, backed by bm25s; scores every chunk for a query."""
 
-    def __init__(self, model: Any, vocab: dict[str, int]):
+    def __init__(self, model: Any, vocab: dict[str, int], stemmed: bool = True):
         self._model = model
         self._vocab = vocab
+        self._stemmed = stemmed
 
     @classmethod
     def build(
@@ -63,7 +84,8 @@ class BM25Index:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk, in index order (zeros when nothing matches)."""
-        known = [self._vocab[t] for t in tokenize(query, query=True) if t in self._vocab]
+        words = tokenize(query, query=True, stemmed=self._stemmed)
+        known = [self._vocab[t] for t in words if t in self._vocab]
         if not known:
             return np.zeros(self._model.scores["num_docs"], dtype=np.float32)
         return np.asarray(self._model.get_scores(known), dtype=np.float32)
@@ -73,9 +95,10 @@ class BM25Index:
         (folder / "rag_vocab.json").write_text(json.dumps(self._vocab, ensure_ascii=False))
 
     @classmethod
-    def load(cls, folder: Path) -> BM25Index:
+    def load(cls, folder: Path, tokenizer: str = TOKENIZER_ID) -> BM25Index:
+        """The index in `folder`, queried with the `tokenizer` it was built with."""
         import bm25s
 
         model = bm25s.BM25.load(str(folder), show_progress=False, load_vocab=False)
         vocab = json.loads((folder / "rag_vocab.json").read_text(encoding="utf-8"))
-        return cls(model, vocab)
+        return cls(model, vocab, stemmed=tokenizer != UNSTEMMED_ID)

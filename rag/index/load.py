@@ -16,7 +16,7 @@ from rag import __version__
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.index.aliases import ALIASES_FILE, Aliases
 from rag.index.backends import store_backend
-from rag.index.lexical import BM25Index
+from rag.index.lexical import UNSTEMMED_ID, BM25Index
 from rag.index.store import StoreParams, VectorStore, backend_name
 from rag.ingest.chunking import Chunk
 from rag.ingest.extract import Location, locate
@@ -72,7 +72,8 @@ class Index:
     def bm25(self) -> BM25Index:
         if self._bm25 is None:
             try:
-                self._bm25 = BM25Index.load(self.folder / "bm25")
+                built_with = self.manifest.get("params", {}).get("tokenizer", UNSTEMMED_ID)
+                self._bm25 = BM25Index.load(self.folder / "bm25", built_with)
             except (OSError, ValueError, KeyError) as exc:
                 raise _unreadable(f"the lexical index in {self.folder / 'bm25'}", exc) from None
         return self._bm25
