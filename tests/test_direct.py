@@ -42,6 +42,8 @@ from rag.answer.direct import direct_answer
             "柏林圍牆是分割東西歐的鐵幕的一個象徵[1]。",
             "柏林圍牆",
         ),
+        # The other way round: the answer, 是, then the question's subject.
+        ("台智雲的總經理是誰？", "吳漢章是台智雲的總經理[1]。", "吳漢章"),
         # Simplified, and the second sentence when the first does not restate the question.
         (
             "客语资料库大概有多少小时的数据？",
@@ -72,6 +74,11 @@ def test_the_words_that_fill_the_slot_are_the_direct_answer(
         ),
         # A subject answer must come right before the rest of the sentence.
         ("哪個組織負責管理美國海岸防衛隊?", "在文人組織方面，美國海岸防衛隊隸屬於國土安全部[1]。"),
+        # The subject repeated without 是 before it: 「巴西在|1930年…」 says nothing new.
+        (
+            "1930年巴西在第一輪即被淘汰的比賽為哪一個?",
+            "巴西在1930年烏拉圭世界盃上第一輪即被淘汰[1]。",
+        ),
         # Two questions in one.
         ("新加坡排第几？后来又投入多少钱？", "新加坡排第5名，后来投入7.7亿新加坡元[1]。"),
         # English answers reorder the question.

@@ -88,9 +88,25 @@ def _slot(question: str, sentence: str) -> str | None:
     if start == 0:
         return _subject(sentence, blocks, end, asked)
     found = _between(sentence, said, asked, blocks, start, end)
+    if found is None and end == len(asked) and asked[start - 1 : start] in ("是", "为"):
+        found = _inverted(sentence, blocks, start)
     if found and words and _ASKS_NUMBER.search(words[0].group()) and not _NUMERAL.search(found):
         return None  # 「開始」 for 「哪一年」: the year is elsewhere in the sentence
     return found
+
+
+def _inverted(sentence: str, blocks: list[Match], start: int) -> str | None:
+    """「台智雲的總經理是誰？」 answered the other way round, 「吳漢章是台智雲的總經理。」: what the
+    sentence says before repeating the question's subject (most of what precedes 是)."""
+    subject = start - 1
+    first = next((b for b in blocks if b.a < subject), None)
+    covered = sum(min(b.a + b.size, subject) - b.a for b in blocks if b.a < subject)
+    if first is None or first.b == 0 or 2 * covered <= subject:
+        return None
+    head = sentence[: first.b].strip()
+    if not re.search("(?:是|為|为|乃)$", head):
+        return None  # only 「吳漢章是|台智雲的總經理」, not 「巴西在|1930年…」
+    return _phrase(head[:-1])
 
 
 def _between(
