@@ -79,6 +79,25 @@ def test_the_words_that_fill_the_slot_are_the_direct_answer(
             "1930年巴西在第一輪即被淘汰的比賽為哪一個?",
             "巴西在1930年烏拉圭世界盃上第一輪即被淘汰[1]。",
         ),
+        # Cut in the wrong place: anchored on 「的」 and 「在」 of different clauses, the span
+        # starts with a particle.
+        (
+            "東德的私有企業主在何時到後一年得期間內多了176300人？",
+            "根據原東德統計，私有企業主的數目從1984年的大約500人增加到1985年的大約176,800人[1]。",
+        ),
+        # A year asked, and no number between the repeated parts: the year is elsewhere.
+        (
+            "「霍布斯主義」這一詞在哪一年之後被用於稱呼那些態度?",
+            "在1660年王政復辟後，「霍布斯主義」這一詞開始被用於稱呼那些態度[1]。",
+        ),
+        # One character between them is a word of the sentence, not an answer.
+        (
+            "北美洲的原住民在哪一個時期進入了曼尼托巴境內?",
+            "冰河時期，當時北美洲的原住民就進入了曼尼托巴境內[1]。",
+        ),
+        # Before the rest of a question that starts with its question word, the question's own
+        # words (the kind asked for aside) are no answer.
+        ("哪一間綜合性的科研機構是韓國的第一家？", "韓國首個綜合性科研機構韓國科學技術研究院[1]。"),
         # Two questions in one.
         ("新加坡排第几？后来又投入多少钱？", "新加坡排第5名，后来投入7.7亿新加坡元[1]。"),
         # English answers reorder the question.
@@ -89,27 +108,9 @@ def test_no_direct_answer_where_no_phrase_fills_the_slot(question: str, answer: 
     assert direct_answer(question, answer) is None
 
 
-def test_a_span_cut_in_the_wrong_place_is_no_direct_answer() -> None:
-    # Anchored on 「的」 and 「在」 of different clauses: the span starts with a particle.
-    question = "東德的私有企業主在何時到後一年得期間內多了176300人？"
-    answer = "根據原東德統計，私有企業主的數目從1984年的大約500人增加到1985年的大約176,800人[1]。"
-    assert direct_answer(question, answer) is None
-    # A year asked, and no number between the repeated parts: the year is elsewhere.
-    question = "「霍布斯主義」這一詞在哪一年之後被用於稱呼那些態度?"
-    answer = "在1660年王政復辟後，「霍布斯主義」這一詞開始被用於稱呼那些態度[1]。"
-    assert direct_answer(question, answer) is None
-    # One character between them is a word of the sentence, not an answer.
-    question = "北美洲的原住民在哪一個時期進入了曼尼托巴境內?"
-    answer = "冰河時期，當時北美洲的原住民就進入了曼尼托巴境內[1]。"
-    assert direct_answer(question, answer) is None
-    # What a sentence says before the rest of a question that starts with its question word
-    # must be new: not the question's own words (the kind asked for aside).
-    question = "哪一間綜合性的科研機構是韓國的第一家？"
-    answer = "韓國首個綜合性科研機構韓國科學技術研究院[1]。"
-    assert direct_answer(question, answer) is None
+def test_the_kind_asked_for_and_no_preposition_in_the_direct_answer() -> None:
     question = "哪一種類動物的循環系統是屬於開放式的?"
     assert direct_answer(question, "無脊椎動物的循環系統是屬於開放式的[1]。") == "無脊椎動物"
-    # A preposition before the answer is dropped.
     assert direct_answer("該島在何時併入?", "該島在於1959年併入[1]。") == "1959年"
 
 
