@@ -90,6 +90,11 @@ def retrieval(records: list[dict], k: int) -> dict[str, float | None]:
     }
 
 
+def exact(text: str, answers: list[str]) -> float:
+    """1.0 when the normalised text is non-empty and equals a normalised accepted answer."""
+    return float(bool(norm(text)) and any(norm(text) == norm(a) for a in answers))
+
+
 def direct(record: dict) -> str:
     """The direct answer where the run has one, else the answer."""
     return record.get("direct_answer") or record["answer"]
@@ -106,28 +111,12 @@ def answers(records: list[dict]) -> dict[str, float | None]:
             [float(not r["refused"] and contains(r["answer"], r["answers"])) for r in yes]
         ),
         "exact_match": mean(
-            [
-                float(
-                    not r["refused"]
-                    and bool(norm(r["answer"]))
-                    and any(norm(r["answer"]) == norm(a) for a in r["answers"])
-                )
-                for r in yes
-            ]
+            [0.0 if r["refused"] else exact(r["answer"], r["answers"]) for r in yes]
         ),
         "f1": mean([0.0 if r["refused"] else lcs_f1(r["answer"], r["answers"]) for r in yes]),
         "direct_answers": mean([float(bool(r.get("direct_answer"))) for r in answered]),
         "direct_exact_match": mean(
-            [
-                float(
-                    not r["refused"]
-                    and bool(norm(r.get("direct_answer") or r["answer"]))
-                    and any(
-                        norm(r.get("direct_answer") or r["answer"]) == norm(a) for a in r["answers"]
-                    )
-                )
-                for r in yes
-            ]
+            [0.0 if r["refused"] else exact(direct(r), r["answers"]) for r in yes]
         ),
         "direct_f1": mean([0.0 if r["refused"] else lcs_f1(direct(r), r["answers"]) for r in yes]),
         "false_refusals": mean([float(r["refused"]) for r in yes]),
