@@ -14,6 +14,7 @@ reorder the question ("How long ...?" -> "... for 15 minutes").
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from difflib import Match, SequenceMatcher
 
 from rag.check.sentences import split_sentences, strip_markers
@@ -33,18 +34,33 @@ _OPEN_END = re.compile("(?:是|为|叫|称为)$")
 _PUNCTUATION = re.compile("[，。；,;：:！？!?]")
 # Question words that ask for a number or a year: their answer states one.
 _ASKS_NUMBER = re.compile("几|多少|多久|多长|多大|多高|多远|哪一?年|何年")
+# A copula that ends the words before an answer given the other way round.
+_COPULA = re.compile("(?:是|為|为|乃)$")
 _NUMERAL = re.compile("[0-9０-９零〇一二两兩三四五六七八九十百千万萬亿億半]")
 LONGEST = 30  # characters: a longer span is a clause, not a direct answer
 ANCHOR = 2  # characters: the shortest run of the question the sentence must repeat to anchor
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """A question, folded, with its slot: asked[start:end] is the question word (start == end
+    == len(asked) for 「…是?」), `kind` the length of the kind asked for after it."""
+
+    asked: str
+    start: int
+    end: int
+    kind: int
+    number: bool  # the question word asks for a number or a year
+
+
 def direct_answer(question: str, answer: str) -> str | None:
     """The direct answer from the first sentence of a checked answer that restates the
     question around its question word; None when none does."""
-    if not has_han(question):
+    slot = _asked(question) if has_han(question) else None
+    if slot is None:
         return None
     for sentence in split_sentences(answer):
-        found = _slot(question, strip_markers(sentence).strip())
+        found = _slot(slot, strip_markers(sentence).strip())
         if found:
             return found
     return None
@@ -66,7 +82,8 @@ def _kind_length(folded: str, at: int) -> int:
     return length
 
 
-def _slot(question: str, sentence: str) -> str | None:
+def _asked(question: str) -> _Asked | None:
+    """The question's slot, or None when its answer is no phrase."""
     asked = re.sub("[呢吗啊]$", "", _fold(question.strip().rstrip("？?。！! ")))
     if _NOT_A_PHRASE.search(asked) or ("为何" in asked and not asked.endswith("为何")):
         return None  # 為何 inside a question asks why; at its end, what
@@ -79,18 +96,23 @@ def _slot(question: str, sentence: str) -> str | None:
         start = end = len(asked)
     else:
         return None
+    number = bool(words and _ASKS_NUMBER.search(words[0].group()))
+    return _Asked(asked, start, end, _kind_length(asked, end), number)
+
+
+def _slot(q: _Asked, sentence: str) -> str | None:
     said = _fold(sentence)
     blocks = [
         b
-        for b in SequenceMatcher(None, asked, said, autojunk=False).get_matching_blocks()
+        for b in SequenceMatcher(None, q.asked, said, autojunk=False).get_matching_blocks()
         if b.size >= ANCHOR
     ]
-    if start == 0:
-        return _subject(sentence, blocks, end, asked)
-    found = _between(sentence, said, asked, blocks, start, end)
-    if found is None and end == len(asked) and asked[start - 1 : start] in ("是", "为"):
-        found = _inverted(sentence, blocks, start)
-    if found and words and _ASKS_NUMBER.search(words[0].group()) and not _NUMERAL.search(found):
+    if q.start == 0:
+        return _subject(sentence, blocks, q)
+    found = _between(sentence, said, blocks, q)
+    if found is None and q.end == len(q.asked) and q.asked[q.start - 1 : q.start] in ("是", "为"):
+        found = _inverted(sentence, blocks, q.start)
+    if found and q.number and not _NUMERAL.search(found):
         return None  # 「開始」 for 「哪一年」: the year is elsewhere in the sentence
     return found
 
@@ -104,16 +126,15 @@ def _inverted(sentence: str, blocks: list[Match], start: int) -> str | None:
     if first is None or first.b == 0 or 2 * covered <= subject:
         return None
     head = sentence[: first.b].strip()
-    if not re.search("(?:是|為|为|乃)$", head):
+    if not _COPULA.search(head):
         return None  # only 「吳漢章是|台智雲的總經理」, not 「巴西在|1930年…」
     return _phrase(head[:-1])
 
 
-def _between(
-    sentence: str, said: str, asked: str, blocks: list[Match], start: int, end: int
-) -> str | None:
+def _between(sentence: str, said: str, blocks: list[Match], q: _Asked) -> str | None:
     """What the sentence says between its repetition of the question's text before the slot
     (asked[:start]) and after it (asked[end:])."""
+    asked, start, end, kind = q.asked, q.start, q.end, q.kind
     before = [b for b in blocks if b.a < start]
     if not before:
         return None
@@ -139,7 +160,6 @@ def _between(
         # A run that begins inside the question word carries its measure word: 「哪一年|第一次」
         # against 「2025年|第一次」.
         stop = follow.b + max(0, end - follow.a)
-        kind = _kind_length(asked, end)
         # The kind asked for, where the sentence names it right after the answer:
         # 「二十|世紀」, 「國發|基金」.
         covered = min(follow.a + follow.size, end + kind) - max(follow.a, end)
@@ -152,14 +172,14 @@ def _between(
     return _phrase(sentence[begin:stop])
 
 
-def _subject(sentence: str, blocks: list[Match], end: int, asked: str) -> str | None:
+def _subject(sentence: str, blocks: list[Match], q: _Asked) -> str | None:
     """A question that starts with its question word (「哪一個建築為分割東西歐的鐵幕的一個
     象徵?」) is answered by what the sentence says before repeating the rest of it, if that
     says something the question does not (not 「韓國首個綜合性」 for 「哪一間綜合性的…」)."""
+    end, kind = q.end, q.kind
     first = next((b for b in blocks if b.size >= 2 * ANCHOR and b.a >= end), None)
     if first is None or first.b > LONGEST // 2:
         return None
-    kind = _kind_length(asked, end)
     # The repeated run may begin with the kind asked for: 「無脊椎|動物的循環系統」 answers
     # 「哪一種類動物的循環系統」 with 無脊椎動物.
     carried = max(0, end + kind - first.a)
@@ -167,11 +187,11 @@ def _subject(sentence: str, blocks: list[Match], end: int, asked: str) -> str | 
     if _PUNCTUATION.search(head[-1:] or "，"):
         return None
     # What the question says, less the kind it asks for (無脊椎動物 may repeat 動物).
-    said = asked[end + kind :]
+    said = q.asked[end + kind :]
     folded = _fold(head)
     if any(folded[i : i + ANCHOR] in said for i in range(len(folded) - ANCHOR + 1)):
         return None
-    return _phrase(re.sub("(?:是|為|为|乃)$", "", head))
+    return _phrase(_COPULA.sub("", head))
 
 
 # A span that starts with a particle, or ends with a conjunction, was cut out of the sentence
