@@ -55,6 +55,24 @@ def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
     return cases
 
 
+def load_cases(
+    paths: list[Path], indexes: list[Path], splits: list[str], eval_file: Path
+) -> list[list[dict[str, Any]]]:
+    """The cases (`_prepare`) of each saved run on its index, keeping only the questions of
+    its split of `eval_file` (`dev` or `test`; `all` keeps every question)."""
+    halves: dict[str, str | None] = {}
+    if any(s != "all" for s in splits):
+        lines = eval_file.read_text(encoding="utf-8").splitlines()
+        halves = {q["id"]: q.get("split") for q in map(json.loads, filter(str.strip, lines))}
+    runs = []
+    for path, index, split in zip(paths, indexes, splits, strict=True):
+        cases = _prepare(json.loads(path.read_text(encoding="utf-8")), index)
+        if split != "all":
+            cases = [c for c in cases if halves.get(c["record"]["id"]) == split]
+        runs.append(cases)
+    return runs
+
+
 def _verdict(case: dict[str, Any], rules: RuleSet) -> dict[str, Any]:
     record, prompt = case["record"], case["prompt"]
     raw = record["raw_answer"] or ""
@@ -127,16 +145,9 @@ def main(argv: list[str]) -> int:
     if set(names) & UNREPLAYABLE:
         parser.error(f"{', '.join(sorted(UNREPLAYABLE))}: the model would write another draft")
     splits = args.split or ["all"] * len(args.runs)
-    halves = {}
-    if any(s != "all" for s in splits):
-        lines = args.eval_file.read_text(encoding="utf-8").splitlines()
-        halves = {q["id"]: q.get("split") for q in map(json.loads, filter(str.strip, lines))}
     report: dict[str, Any] = {}
-    for n, (path, index) in enumerate(zip(args.runs, args.index, strict=True)):
-        run = json.loads(path.read_text(encoding="utf-8"))
-        cases = _prepare(run, index)
-        if splits[n] != "all":
-            cases = [c for c in cases if halves.get(c["record"]["id"]) == splits[n]]
+    every = load_cases(args.runs, args.index, splits, args.eval_file)
+    for n, (path, cases) in enumerate(zip(args.runs, every, strict=True)):
         key = f"{path} ({splits[n]})" if splits[n] != "all" else str(path)
         base = score(cases, ALL_ON)
         differ = sum(

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from replay_rules import _prepare, score
+from replay_rules import load_cases, score
 
 from rag.answer.extractive import best_sentences
 from rag.check.catalog import ALL_ON
@@ -43,7 +43,7 @@ COLUMNS = {
 
 
 def losses(cases: list[dict[str, Any]]) -> dict[str, Any]:
-    """The counts of COLUMNS over one run's cases (from replay_rules._prepare)."""
+    """The counts of COLUMNS over one run's cases (from replay_rules.load_cases)."""
     counts = dict.fromkeys(COLUMNS, 0)
     verdicts = score(cases, ALL_ON)["verdicts"]
     for case, verdict in zip(cases, verdicts, strict=True):
@@ -110,16 +110,8 @@ def main(argv: list[str]) -> int:
     labels = args.label or [p.stem for p in args.runs]
     if len(labels) != len(args.runs):
         parser.error("give one --label per run, or none")
-    halves: dict[str, str | None] = {}
-    if any(s != "all" for s in splits):
-        lines = args.eval_file.read_text(encoding="utf-8").splitlines()
-        halves = {q["id"]: q.get("split") for q in map(json.loads, filter(str.strip, lines))}
-    report = {}
-    for path, index, split, label in zip(args.runs, args.index, splits, labels, strict=True):
-        cases = _prepare(json.loads(path.read_text(encoding="utf-8")), index)
-        if split != "all":
-            cases = [c for c in cases if halves.get(c["record"]["id"]) == split]
-        report[label] = losses(cases)
+    every = load_cases(args.runs, args.index, splits, args.eval_file)
+    report = {label: losses(cases) for label, cases in zip(labels, every, strict=True)}
     print(json.dumps(report, indent=1) if args.json else markdown(report))
     return 0
 
