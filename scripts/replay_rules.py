@@ -34,7 +34,7 @@ from rag.textnorm import detect_script
 
 # Rules that change what the model is asked: their effect needs the model (rag eval with the
 # rule in `rules_off`).
-UNREPLAYABLE = frozenset({"english_draft"})
+UNREPLAYABLE = frozenset({"english_draft", "top_passage_alone"})
 
 
 def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
@@ -51,7 +51,10 @@ def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
         query = f"{question}\n{translated}" if translated else question
         hits = retriever.search(query, k).hits
         prompt = build_prompt(question, detect_script(question), hits, translated)
-        cases.append({"record": record, "prompt": prompt, "hits": hits, "retriever": retriever})
+        case = {"record": record, "prompt": prompt, "hits": hits, "retriever": retriever}
+        if record.get("read_alone"):  # answered from the top passage alone
+            case["alone"] = build_prompt(question, detect_script(question), hits[:1], translated)
+        cases.append(case)
     return cases
 
 
@@ -74,17 +77,26 @@ def load_cases(
 
 
 def _verdict(case: dict[str, Any], rules: RuleSet) -> dict[str, Any]:
-    record, prompt = case["record"], case["prompt"]
+    """The saved reply judged with `rules`; one the model wrote from the top passage alone
+    (rule top_passage_alone) over that passage."""
+    record = case["record"]
     raw = record["raw_answer"] or ""
     if record.get("retried") and not rules.on("retry"):
         return {"refused": True, "refused_by": "model", "answer": "", "cited": []}
-    retriever, hits = case["retriever"], case["hits"]
+    if "alone" in case:
+        return _judged(case, raw, case["alone"], case["hits"][:1], rules)
+    return _judged(case, raw, case["prompt"], case["hits"], rules)
+
+
+def _judged(
+    case: dict[str, Any], raw: str, prompt: Any, hits: list[Any], rules: RuleSet
+) -> dict[str, Any]:
     script = prompt.checked_script  # a Chinese question over English passages: English
-    verdict = check_reply(retriever, prompt.question, script, raw, prompt, hits, rules)
+    verdict = check_reply(case["retriever"], prompt.question, script, raw, prompt, hits, rules)
     if verdict.refused:
         return {"refused": True, "refused_by": verdict.refused_by, "answer": "", "cited": []}
     kept = verdict.kept
-    cited = sorted({case["hits"][n - 1].source for n in kept.cited})
+    cited = sorted({hits[n - 1].source for n in kept.cited})
     return {"refused": False, "refused_by": "", "answer": kept.answer, "cited": cited}
 
 

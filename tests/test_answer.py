@@ -8,6 +8,7 @@ import pytest
 
 from rag.answer.answerer import Answerer
 from rag.answer.translate import keeps_numbers, western_amounts
+from rag.check.catalog import ALL_ON
 from rag.check.sentences import same_answer
 from rag.embed.embedder import HashEmbedder
 from rag.generate.prompts import is_refusal
@@ -15,6 +16,10 @@ from rag.index.build import build_index
 from rag.index.load import load_index
 from rag.retrieve.retriever import Retriever
 from rag.textnorm import to_script, to_simplified
+
+# One reading per question: the second reading of the top passage alone (rule
+# top_passage_alone) has its own tests, and would ask these scripts for more replies.
+ONE_READING = ALL_ON.without("top_passage_alone")
 
 
 class ScriptedGenerator:
@@ -115,7 +120,9 @@ def test_translation_that_changes_a_number_is_not_shown(retriever: Retriever) ->
     generator = ScriptedGenerator(
         "排第幾名？", "晶創26在TOP500排名第29名[1]。", "Nano 4 ranked 7th."
     )
-    answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
+    answer = Answerer(retriever, generator, top_k=3, rules=ONE_READING).ask(
+        "What rank on the TOP500?"
+    )
     assert not answer.refused
     assert answer.answer.startswith("晶創26在TOP500排名第29名[")
 
@@ -132,7 +139,9 @@ def test_translation_that_rescales_an_amount_is_not_shown(retriever: Retriever) 
     generator = ScriptedGenerator(
         "晶創26排第幾名？", "晶創26在TOP500排名第29名[1]。", "It ranked 29th, worth 29 billion."
     )
-    answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
+    answer = Answerer(retriever, generator, top_k=3, rules=ONE_READING).ask(
+        "What rank on the TOP500?"
+    )
     assert answer.answer.startswith("晶創26在TOP500排名第29名[")
 
 
@@ -163,7 +172,9 @@ def test_amounts_are_put_in_english_scale_before_translation(tmp_path: Path) -> 
 def test_english_draft_that_the_passages_do_not_support_is_refused(retriever: Retriever) -> None:
     # A translation that is no Chinese question is not searched for.
     generator = ScriptedGenerator("What rank?", "晶創26在TOP500排名第7名[1]。")
-    answer = Answerer(retriever, generator, top_k=3).ask("What rank on the TOP500?")
+    answer = Answerer(retriever, generator, top_k=3, rules=ONE_READING).ask(
+        "What rank on the TOP500?"
+    )
     assert answer.translated_question is None
     assert answer.refused
     assert answer.answer == "The documents do not contain this information."
@@ -174,7 +185,7 @@ def test_english_draft_that_the_passages_do_not_support_is_refused(retriever: Re
 
 def test_invented_number_is_refused(retriever: Retriever) -> None:
     generator = ScriptedGenerator("晶創26在TOP500排名第7名[1]。")
-    answer = Answerer(retriever, generator, top_k=3).ask("晶創26排第幾名？")
+    answer = Answerer(retriever, generator, top_k=3, rules=ONE_READING).ask("晶創26排第幾名？")
     assert answer.refused and answer.answer == "資料中沒有相關資訊"
     assert answer.citations == [] and answer.retrieved
 
@@ -182,11 +193,13 @@ def test_invented_number_is_refused(retriever: Retriever) -> None:
 def test_model_refusal_is_in_the_question_script(retriever: Retriever) -> None:
     # Refused, asked again without that way out, refused again.
     generator = ScriptedGenerator("资料中没有相关信息。", "资料中没有相关信息。")
-    answer = Answerer(retriever, generator, top_k=3).ask("珍珠奶茶的发明人是谁？")
+    answer = Answerer(retriever, generator, top_k=3, rules=ONE_READING).ask(
+        "珍珠奶茶的发明人是谁？"
+    )
     assert answer.refused and answer.answer == "资料中没有相关信息"
     assert not answer.retried and len(generator.prompts) == 2
     replies = ScriptedGenerator("誰發明了珍珠奶茶？", "I cannot answer that.", "I cannot answer.")
-    english = Answerer(retriever, replies, top_k=3)
+    english = Answerer(retriever, replies, top_k=3, rules=ONE_READING)
     assert english.ask("Who invented bubble tea?").answer == (
         "The documents do not contain this information."
     )
@@ -367,7 +380,8 @@ def test_refusal_is_retried_without_the_way_out_and_the_retry_is_judged(
     n = _passage_number(Answerer(retriever, None, top_k=3), question, "taiwan.txt")
     generator = ScriptedGenerator("資料中沒有相關資訊", f"晶創26在TOP500排名第29名[{n}]。")
     streamed: list[str] = []
-    answer = Answerer(retriever, generator, top_k=3).ask(question, on_token=streamed.append)
+    answerer = Answerer(retriever, generator, top_k=3, rules=ONE_READING)
+    answer = answerer.ask(question, on_token=streamed.append)
     assert not answer.refused and answer.retried and "29" in answer.answer
     assert answer.citations[0].source == "taiwan.txt"
     # The refusal was held back, never shown; the retry's rules offer no refusal.
@@ -377,10 +391,10 @@ def test_refusal_is_retried_without_the_way_out_and_the_retry_is_judged(
     assert first.split("回答規則")[0] == again.split("回答規則")[0]  # same passages
     # A reply of nothing but a passage number is retried too.
     markers_only = ScriptedGenerator(f"[{n}]", f"晶創26在TOP500排名第29名[{n}]。")
-    assert Answerer(retriever, markers_only, top_k=3).ask(question).retried
+    assert Answerer(retriever, markers_only, top_k=3, rules=ONE_READING).ask(question).retried
     # An invented answer on the retry is refused by the checks.
     inventing = ScriptedGenerator("資料中沒有相關資訊", f"晶創26在TOP500排名第7名[{n}]。")
-    invented = Answerer(retriever, inventing, top_k=3).ask(question)
+    invented = Answerer(retriever, inventing, top_k=3, rules=ONE_READING).ask(question)
     assert invented.refused and invented.answer == "資料中沒有相關資訊"
 
 
@@ -433,7 +447,7 @@ def test_chinese_question_over_english_passages_is_answered_in_english_then_tran
         "SuedLink 大约要花 100 亿欧元。",
     )
     streamed: list[str] = []
-    answer = Answerer(english_retriever, generator, top_k=2).ask(
+    answer = Answerer(english_retriever, generator, top_k=2, rules=ONE_READING).ask(
         "SuedLink 要花多少錢？", on_token=streamed.append
     )
     assert not answer.refused and answer.script == "traditional"
@@ -453,13 +467,17 @@ def test_chinese_question_over_english_passages_is_answered_in_english_then_tran
         f"SuedLink will cost about 10 billion euros [{n}].",
         "SuedLink 大約要花 10 億歐元。",
     )
-    answer = Answerer(english_retriever, generator, top_k=2).ask("SuedLink 要花多少錢？")
+    answer = Answerer(english_retriever, generator, top_k=2, rules=ONE_READING).ask(
+        "SuedLink 要花多少錢？"
+    )
     assert answer.answer == f"SuedLink will cost about 10 billion euros[{n}]."
     # Without a usable translation of the question (Chinese left in it, or an answer instead
     # of a question), it is answered as before, in Chinese.
     for reply in ("SuedLink 要花多少錢？", "SuedLink will cost about 10 billion euros."):
         generator = ScriptedGenerator(reply, "資料中沒有相關資訊", "資料中沒有相關資訊")
-        answer = Answerer(english_retriever, generator, top_k=2).ask("SuedLink 要花多少錢？")
+        answer = Answerer(english_retriever, generator, top_k=2, rules=ONE_READING).ask(
+            "SuedLink 要花多少錢？"
+        )
         assert answer.refused and answer.translated_question is None
         assert generator.prompts[1][1]["content"].rstrip().endswith("用繁體中文。")
 

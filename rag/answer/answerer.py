@@ -44,6 +44,23 @@ class _Attempt:
     verdict: Verdict
     prompt: Prompt
     offset: int  # how many retrieved passages come before these
+    hits: list[Hit]  # the passages read
+
+
+# How far (in the fused score's units: per-side standard deviations of the candidate pool)
+# the top passage must lead the second for the model to read it alone first. Measured on the
+# dev sets (eval/RESULTS.md, fifth round): gains held from 0.8 to 1.2, fell at 1.5.
+ALONE_GAP = 1.0
+
+
+def stands_out(hits: Sequence[Hit], gap: float = ALONE_GAP) -> bool:
+    """Whether retrieval ranks the first of several passages `gap` ahead of the second."""
+    return len(hits) > 1 and hits[0].score - hits[1].score >= gap
+
+
+def _unstreamed(attempt: _Attempt) -> _Attempt:
+    """The attempt as never streamed: the user first sees its answer once it is checked."""
+    return replace(attempt, draft=replace(attempt.draft, first=None))
 
 
 class Answerer:
@@ -63,6 +80,7 @@ class Answerer:
         threshold: float = SUPPORT_THRESHOLD,
         look_further: bool = False,
         rules: RuleSet = ALL_ON,
+        alone_gap: float = ALONE_GAP,
     ):
         self.retriever = retriever
         self.generator = generator
@@ -71,6 +89,7 @@ class Answerer:
         self.max_tokens = max_tokens
         self.threshold = threshold
         self.rules = rules  # the named answer rules that are on (rag.check.catalog)
+        self.alone_gap = alone_gap  # rule top_passage_alone: the lead of the top passage
 
     @classmethod
     def from_settings(
@@ -130,13 +149,32 @@ class Answerer:
         assert self.generator is not None
         started = time.perf_counter()
         first_hits = hits[: self.top_k]
-        attempt = self._attempt(understood, first_hits, 0, on_token)
+        attempt: _Attempt | None = None
+        other_reply: str | None = None
+        shown_before = False  # some of an earlier reply was streamed
+        if self.rules.on("top_passage_alone") and stands_out(first_hits, self.alone_gap):
+            # Retrieval ranks one passage well ahead of the rest: the model reads it alone
+            # first. Among neighbouring passages of one subject the small model often answers
+            # from the wrong one (eval/RESULTS.md, fifth round).
+            alone = self._attempt(understood, first_hits[:1], 0, on_token)
+            if not alone.verdict.refused:
+                attempt = alone
+            else:
+                other_reply, shown_before = alone.draft.text, alone.draft.first is not None
+                if on_status:
+                    k = len(first_hits)
+                    on_status(f"(passage 1 alone does not answer this; reading 1-{k})")
+        if attempt is None:
+            # Streamed only when nothing of an earlier reply was (a refusal never is).
+            attempt = self._attempt(understood, first_hits, 0, None if shown_before else on_token)
+            if shown_before:
+                attempt = _unstreamed(attempt)
         considered = first_hits
         further = hits[self.top_k :]
         if attempt.verdict.refused and further:
             # The first passages did not answer: read the next ones before refusing. Streamed
             # only when nothing of the first reply was shown (a refusal is never shown).
-            shown = on_token if attempt.draft.first is None else None
+            shown = on_token if attempt.draft.first is None and not shown_before else None
             if on_status:
                 k = self.top_k
                 on_status(
@@ -146,9 +184,7 @@ class Answerer:
             considered = hits
             if not second.verdict.refused:
                 # Not streamed: the user first sees it once it is checked.
-                attempt = (
-                    second if shown else replace(second, draft=replace(second.draft, first=None))
-                )
+                attempt = second if shown else _unstreamed(second)
         finished = time.perf_counter()
         draft, verdict = attempt.draft, attempt.verdict
         raw, first = draft.text, draft.first
@@ -170,6 +206,8 @@ class Answerer:
         )
         answer.raw_answer, answer.timings, answer.retried = raw, timings, draft.retried
         answer.looked_further = attempt.offset > 0
+        answer.read_alone = len(attempt.hits) == 1 and len(first_hits) > 1 and not attempt.offset
+        answer.other_reply = other_reply
         answer.sentences = verdict.checked.sentences if verdict.checked else []
         answer.relevance = verdict.relevance
         answer.refused_by = verdict.refused_by
@@ -228,7 +266,7 @@ class Answerer:
                 ],
                 [n + offset for n in verdict.checked.dropped_markers],
             )
-        return _Attempt(draft, verdict, prompt, offset)
+        return _Attempt(draft, verdict, prompt, offset, hits)
 
 
 def check_reply(

@@ -51,10 +51,22 @@ class Answer:
     relevance: float | None = None
     retried: bool = False  # the model said the passages do not answer, then was asked again
     looked_further: bool = False  # answered from the passages after the first top_k
+    # Answered from the top passage read alone (rule top_passage_alone); the refused reply of
+    # that reading when all passages were read after it.
+    read_alone: bool = False
+    other_reply: str | None = None
     # What refused it: "model", "support" or a rule of rag.check.catalog ("" if answered).
     refused_by: str = ""
     # The few words of the answer that fill the question's slot (rag.answer.direct), if any.
     direct: str | None = None
+
+    def revision_note(self) -> str:
+        """Why the checked answer differs from the reply streamed while it was drafted."""
+        if self.refused:
+            return "not supported by the passages"
+        if self.other_reply is not None:
+            return "read again over all passages"
+        return "citations checked"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +106,8 @@ class Answer:
             "raw_answer": self.raw_answer,
             "retried": self.retried,
             "looked_further": self.looked_further,
+            "read_alone": self.read_alone,
+            "other_reply": self.other_reply,
             "relevance": None if self.relevance is None else round(self.relevance, 3),
             "timings": self.timings,
             "model": self.model,

@@ -108,6 +108,13 @@ RULES: dict[str, Rule] = {
             "that way out; its answer is checked like any other.",
         ),
         Rule(
+            "top_passage_alone",
+            "draft",
+            "When retrieval ranks the top passage well ahead of the second, the model reads "
+            "it alone first (all passages if that answer is refused): among neighbouring "
+            "passages of one subject it often answers from the wrong one.",
+        ),
+        Rule(
             "english_draft",
             "draft",
             "A Chinese question over English passages is asked in English and answered in "

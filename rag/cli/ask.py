@@ -66,8 +66,7 @@ def load_pipeline(settings: Settings, no_llm: bool, quiet: bool) -> Any:
 def print_answer(answer: Any, streamed: str) -> None:
     """After the streamed text: the checked answer if it differs, then the sources."""
     if answer.mode == "llm" and not same_answer(answer.answer, streamed):
-        note = "not supported by the passages" if answer.refused else "citations checked"
-        out.print(f"\n[bold]Checked answer[/bold] ({note}):", highlight=False)
+        out.print(f"\n[bold]Checked answer[/bold] ({answer.revision_note()}):", highlight=False)
         out.print(answer.answer, highlight=False)
     elif answer.mode != "llm":
         out.print(answer.answer, highlight=False)

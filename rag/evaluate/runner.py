@@ -208,6 +208,8 @@ def run_answers(
                 "direct_answer": answer.direct,
                 "raw_answer": answer.raw_answer,
                 "retried": answer.retried,
+                "read_alone": answer.read_alone,
+                "other_reply": answer.other_reply,
                 "translated_question": answer.translated_question,
                 "also_searched": answer.also_searched,
                 "refused": answer.refused,

@@ -125,8 +125,7 @@ def closing_text(answer: Answer, streamed: str) -> str | None:
         return answer.answer
     if same_answer(answer.answer, streamed):
         return None
-    note = "not supported by the passages" if answer.refused else "citations checked"
-    return f"\n\nChecked answer ({note}):\n{answer.answer}"
+    return f"\n\nChecked answer ({answer.revision_note()}):\n{answer.answer}"
 
 
 def webui_event(c: dict[str, Any]) -> dict[str, Any]:
