@@ -120,6 +120,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gaps", default="0,0.2,0.4,0.6,0.8,1,1.2,1.5,2")
     args = parser.parse_args(argv)
     (cases,) = load_cases([args.run], [args.index], [args.split], args.eval_file)
+    if any(c["record"].get("read_alone") for c in cases):
+        parser.error("the run read some top passages alone: make it with the rule off")
     rows = outcomes(cases, alone_replies(cases, args.replies))
     gaps: list[float | None] = [None, *(float(g) for g in args.gaps.split(","))]
     for gap in gaps:
