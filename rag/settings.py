@@ -29,6 +29,12 @@ def default_home() -> Path:
     return Path(user_data_dir("sovereign-rag", appauthor=False))
 
 
+# The lead (in the fused score's units: per-side standard deviations of the candidate pool)
+# the top passage must have over the second for the model to read it alone first. Chosen on
+# the dev sets (eval/RESULTS.md, fifth round): the gains held from 0.8 to 1.2, fell at 1.5.
+ALONE_GAP = 1.0
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. Build it with `load_settings`, never by hand in library code."""
@@ -68,6 +74,9 @@ class Settings:
     # Named answer rules to switch off, comma-separated (rag.check.catalog lists them and
     # eval/RESULTS.md their measured effect); "" keeps all on.
     rules_off: str = ""
+    # Rule top_passage_alone: how far the top passage's fused score must lead the second's
+    # for the model to read it alone first (scripts/top_passage_sweep.py sweeps it).
+    alone_gap: float = ALONE_GAP
     # Where a new index keeps its vectors: "faiss" (a file in the index folder) or "milvus"
     # (milvus_uri: a Milvus Lite file, by default in the index folder, or a server's
     # http(s)://host:19530 with milvus_token). An existing index is read with the store its
@@ -131,6 +140,8 @@ class Settings:
             raise ConfigError(f"hnsw_threshold must be at least 1, got {self.hnsw_threshold}.")
         if self.hnsw_ef_search < 1:
             raise ConfigError(f"hnsw_ef_search must be at least 1, got {self.hnsw_ef_search}.")
+        if self.alone_gap < 0:
+            raise ConfigError(f"alone_gap must be 0 or more, got {self.alone_gap}.")
         if self.embed_batch < 1:
             raise ConfigError(f"embed_batch must be at least 1, got {self.embed_batch}.")
         return self

@@ -40,3 +40,11 @@ def test_bad_values_are_named(tmp_path: Path) -> None:
     (tmp_path / "rag.toml").write_text("top_k = [\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"rag\.toml"):
         load_settings(env={})
+
+
+def test_alone_gap_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(env={}).alone_gap == 1.0
+    assert load_settings(env={"RAG_ALONE_GAP": "1.5"}).alone_gap == 1.5
+    with pytest.raises(ConfigError, match="alone_gap"):
+        load_settings(env={"RAG_ALONE_GAP": "-1"})

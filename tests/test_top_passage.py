@@ -15,6 +15,7 @@ from rag.index.build import build_index
 from rag.index.load import load_index
 from rag.ingest.chunking import split_sentences
 from rag.retrieve.retriever import Hit, Retriever
+from rag.settings import load_settings
 from tests.test_answer import ScriptedGenerator
 
 # Names nothing, asks for no number or office: any sentence copied from a passage stands.
@@ -117,3 +118,13 @@ def test_stands_out_is_the_lead_of_the_first_over_the_second(retriever: Retrieve
     lead = hits[0].score - hits[1].score
     assert stands_out(hits, lead) and not stands_out(hits, lead + 0.01)
     assert not stands_out(hits[:1], ALWAYS)  # one passage: nothing to read apart
+
+
+def test_the_lead_comes_from_the_settings(retriever: Retriever) -> None:
+    settings = load_settings({"alone_gap": 0.0}, env={})
+    hits = _hits(retriever)
+    top = _last_sentence(hits[0])
+    generator = ScriptedGenerator(f"{top}[1]。")
+    answer = Answerer.from_settings(retriever, generator, settings).ask(QUESTION)
+    assert answer.read_alone and len(generator.prompts) == 1
+    assert Answerer.from_settings(retriever, None, load_settings({}, env={})).alone_gap == 1.0

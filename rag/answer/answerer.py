@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from rag.answer.direct import direct_answer
 from rag.answer.draft import Draft, draft_answer
@@ -28,10 +27,8 @@ from rag.check.sentences import CheckResult
 from rag.check.support import SUPPORT_THRESHOLD
 from rag.generate.base import Generator
 from rag.retrieve.retriever import Hit, Retriever
+from rag.settings import ALONE_GAP, Settings
 from rag.textnorm import Script, to_script
-
-if TYPE_CHECKING:
-    from rag.settings import Settings
 
 OnText = Callable[[str], None]
 
@@ -45,12 +42,6 @@ class _Attempt:
     prompt: Prompt
     offset: int  # how many retrieved passages come before these
     hits: list[Hit]  # the passages read
-
-
-# How far (in the fused score's units: per-side standard deviations of the candidate pool)
-# the top passage must lead the second for the model to read it alone first. Measured on the
-# dev sets (eval/RESULTS.md, fifth round): gains held from 0.8 to 1.2, fell at 1.5.
-ALONE_GAP = 1.0
 
 
 def stands_out(hits: Sequence[Hit], gap: float = ALONE_GAP) -> bool:
@@ -102,6 +93,7 @@ class Answerer:
             settings.max_tokens,
             look_further=settings.look_further,
             rules=RuleSet.parse(settings.rules_off),
+            alone_gap=settings.alone_gap,
         )
 
     def ask(
