@@ -70,6 +70,7 @@ def test_eval_answers_every_question_and_saves_the_run(indexed: Path, tmp_path: 
     assert "traditional" in answers["by_tag"] and "ttft_p50_s" in m
     saved = list((tmp_path / "eval" / "runs").glob("*.json"))
     assert len(saved) == 1 and json.loads(saved[0].read_text())["config"]["top_k"] == 5
+    assert json.loads(saved[0].read_text())["config"]["alone_gap"] == 1.0
 
 
 def test_eval_retrieval_only_and_sample(indexed: Path) -> None:

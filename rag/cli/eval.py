@@ -157,6 +157,7 @@ def eval_cmd(
         "split": split,
         "answer_first": answer_first,
         "rules_off": sorted(RuleSet.parse(settings.rules_off).off),
+        "alone_gap": settings.alone_gap,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if built is not None:
