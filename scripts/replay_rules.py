@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer.answerer import check_reply
-from rag.answer.prompting import build_prompt
+from rag.answer.prompting import Prompt, build_prompt
 from rag.check.catalog import ALL_ON, RULES, RuleSet
 from rag.evaluate.metrics import is_correct
 from rag.pipeline import make_embedder, make_retriever
+from rag.retrieve.retriever import Hit
 from rag.settings import load_settings
 from rag.textnorm import detect_script
 
@@ -46,16 +47,21 @@ def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
     for record in run["answers"]["questions"]:
         if record.get("raw_answer") is None:
             continue
-        question = record["question"]
         translated = record.get("translated_question")
-        query = f"{question}\n{translated}" if translated else question
+        query = f"{record['question']}\n{translated}" if translated else record["question"]
         hits = retriever.search(query, k).hits
-        prompt = build_prompt(question, detect_script(question), hits, translated)
-        case = {"record": record, "prompt": prompt, "hits": hits, "retriever": retriever}
+        case = {"record": record, "prompt": prompt_for(record, hits), "hits": hits}
+        case["retriever"] = retriever
         if record.get("read_alone"):  # answered from the top passage alone
-            case["alone"] = build_prompt(question, detect_script(question), hits[:1], translated)
+            case["alone"] = prompt_for(record, hits[:1])
         cases.append(case)
     return cases
+
+
+def prompt_for(record: dict[str, Any], hits: list[Hit]) -> Prompt:
+    """The prompt a saved question was asked over these hits (its translation, if any)."""
+    question = record["question"]
+    return build_prompt(question, detect_script(question), hits, record.get("translated_question"))
 
 
 def load_cases(

@@ -2,7 +2,7 @@
 without the rule (`rules_off = "top_passage_alone"`), the model reads each question's top
 passage alone (replies saved, so a second call only re-judges), and the answers the rule
 would show are scored for each lead the top passage's fused score must have over the
-second's (rag.answer.answerer.ALONE_GAP).
+second's (the setting `alone_gap`).
 
     python scripts/top_passage_sweep.py RUN.json --index IDX --replies ALONE.json
         [--split all|dev|test] [--gaps 0,0.5,1,1.5,2]
@@ -21,24 +21,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from replay_rules import load_cases, score
+from replay_rules import load_cases, prompt_for, score
 
 from rag.answer.answerer import check_reply
 from rag.answer.draft import draft_answer
-from rag.answer.prompting import build_prompt
+from rag.answer.prompting import Prompt
 from rag.check.catalog import ALL_ON
 from rag.evaluate.metrics import is_correct
 from rag.pipeline import make_generator
 from rag.settings import load_settings
-from rag.textnorm import detect_script
 
 
-def _alone_prompt(case: dict[str, Any]) -> Any:
-    record = case["record"]
-    question = record["question"]
-    return build_prompt(
-        question, detect_script(question), case["hits"][:1], record.get("translated_question")
-    )
+def _alone_prompt(case: dict[str, Any]) -> Prompt:
+    return prompt_for(case["record"], case["hits"][:1])
 
 
 def alone_replies(cases: list[dict[str, Any]], path: Path) -> dict[str, dict[str, Any]]:

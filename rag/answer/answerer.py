@@ -41,7 +41,6 @@ class _Attempt:
     verdict: Verdict
     prompt: Prompt
     offset: int  # how many retrieved passages come before these
-    hits: list[Hit]  # the passages read
 
 
 def stands_out(hits: Sequence[Hit], gap: float = ALONE_GAP) -> bool:
@@ -142,6 +141,7 @@ class Answerer:
         started = time.perf_counter()
         first_hits = hits[: self.top_k]
         attempt: _Attempt | None = None
+        read_alone = False  # answered from the top passage alone
         other_reply: str | None = None
         shown_before = False  # some of an earlier reply was streamed
         if self.rules.on("top_passage_alone") and stands_out(first_hits, self.alone_gap):
@@ -150,7 +150,7 @@ class Answerer:
             # from the wrong one (eval/RESULTS.md, fifth round).
             alone = self._attempt(understood, first_hits[:1], 0, on_token)
             if not alone.verdict.refused:
-                attempt = alone
+                attempt, read_alone = alone, True
             else:
                 other_reply, shown_before = alone.draft.text, alone.draft.first is not None
                 if on_status:
@@ -198,7 +198,7 @@ class Answerer:
         )
         answer.raw_answer, answer.timings, answer.retried = raw, timings, draft.retried
         answer.looked_further = attempt.offset > 0
-        answer.read_alone = len(attempt.hits) == 1 and len(first_hits) > 1 and not attempt.offset
+        answer.read_alone = read_alone
         answer.other_reply = other_reply
         answer.sentences = verdict.checked.sentences if verdict.checked else []
         answer.relevance = verdict.relevance
@@ -258,7 +258,7 @@ class Answerer:
                 ],
                 [n + offset for n in verdict.checked.dropped_markers],
             )
-        return _Attempt(draft, verdict, prompt, offset, hits)
+        return _Attempt(draft, verdict, prompt, offset)
 
 
 def check_reply(
