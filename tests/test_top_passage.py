@@ -73,6 +73,8 @@ def test_top_passage_that_does_not_answer_then_all_passages(retriever: Retriever
     assert not answer.refused and not answer.read_alone and answer.answer == f"{lower}[3]。"
     assert len(generator.prompts) == 3 and lower in generator.prompts[2][-1]["content"]
     assert is_refusal(answer.other_reply or "")
+    # What was streamed differs from the answer only by the checks: the refusal was not shown.
+    assert answer.revision_note() == "citations checked"
     # Nothing of the refusals was shown: the reading of all passages streams.
     assert "".join(streamed) == f"{lower}[3]。"
 

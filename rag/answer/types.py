@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.check.sentences import CheckedSentence
+from rag.generate.prompts import is_refusal
 from rag.ingest.chunking import location
 from rag.retrieve.retriever import Hit
 from rag.textnorm import Script
@@ -64,7 +65,9 @@ class Answer:
         """Why the checked answer differs from the reply streamed while it was drafted."""
         if self.refused:
             return "not supported by the passages"
-        if self.other_reply is not None:
+        if self.other_reply is not None and not is_refusal(self.other_reply):
+            # The top passage's answer was shown, then refused by the checks (a refusal by
+            # the model itself is never shown).
             return "read again over all passages"
         return "citations checked"
 
