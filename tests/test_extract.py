@@ -139,3 +139,12 @@ def test_text_named_as_a_binary_format_is_refused() -> None:
         extract("這是純文字，不是 PDF。".encode(), "report.pdf")
     with pytest.raises(ExtractError, match="PNG image"):
         extract(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "scan.docx")
+
+
+def test_markdown_lines_in_fenced_code_are_no_headings() -> None:
+    text = (
+        "# Git Basics\nRun it:\n```console\n$ git commit\n# Please enter the commit message\n"
+        "```\n## Undoing Things\n~~~~\n# not a heading\n```\n# nor this\n~~~~\nDone.\n"
+    )
+    found = extract(text.encode("utf-8"), "guide.md")
+    assert [loc.section for loc in found.locations] == ["Git Basics", "Git Basics > Undoing Things"]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 # Bump when any extractor's output changes: cached extractions of older versions are redone.
-EXTRACT_VERSION = 1
+EXTRACT_VERSION = 2  # 2: no Markdown headings inside fenced code
 
 
 class ExtractError(ValueError):

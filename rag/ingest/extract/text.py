@@ -11,6 +11,9 @@ from rag.textnorm import HAN
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 _DATE_LEAD = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s*")
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
+# A fenced code block opens and closes with three or more backticks or tildes; a line in it
+# that starts with "#" (a shell comment, a commit message template) is no heading.
+_MD_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 # Han characters plus CJK punctuation and full-width forms.
 _HAN_OR_CJK_PUNCT = re.compile(f"[\\u3000-\\u303f{HAN}\\uff00-\\uffef]")
 
@@ -100,12 +103,17 @@ def extract_metadata(text: str, fallback_title: str) -> tuple[str, str | None]:
 
 
 def markdown_sections(text: str) -> list[Location]:
-    """Each heading's span up to the next heading, with its heading path."""
+    """Each heading's span up to the next heading, with its heading path; lines inside fenced
+    code blocks are never headings."""
     found: list[Location] = []
     stack: list[tuple[int, str]] = []
     pos = 0
+    fence = ""  # the fence of the code block the line is in
     for line in text.splitlines(keepends=True):
-        match = _MD_HEADING.match(line)
+        opened = _MD_FENCE.match(line)
+        if opened and (not fence or opened.group(1).startswith(fence)):
+            fence = "" if fence else opened.group(1)
+        match = None if fence or opened else _MD_HEADING.match(line)
         if match:
             if found:
                 last = found[-1]
