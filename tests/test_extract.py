@@ -144,7 +144,9 @@ def test_text_named_as_a_binary_format_is_refused() -> None:
 def test_markdown_lines_in_fenced_code_are_no_headings() -> None:
     text = (
         "# Git Basics\nRun it:\n```console\n$ git commit\n# Please enter the commit message\n"
-        "```\n## Undoing Things\n~~~~\n# not a heading\n```\n# nor this\n~~~~\nDone.\n"
+        "```\n## Undoing Things\n~~~~\n# not a heading\n```\n# nor this\n~~~~python\n# nor\n"
+        "~~~~\n# Rewriting History\nDone.\n"
     )
     found = extract(text.encode("utf-8"), "guide.md")
-    assert [loc.section for loc in found.locations] == ["Git Basics", "Git Basics > Undoing Things"]
+    sections = [loc.section for loc in found.locations]
+    assert sections == ["Git Basics", "Git Basics > Undoing Things", "Rewriting History"]

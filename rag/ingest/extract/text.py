@@ -111,8 +111,10 @@ def markdown_sections(text: str) -> list[Location]:
     fence = ""  # the fence of the code block the line is in
     for line in text.splitlines(keepends=True):
         opened = _MD_FENCE.match(line)
-        if opened and (not fence or opened.group(1).startswith(fence)):
-            fence = "" if fence else opened.group(1)
+        if opened and not fence:
+            fence = opened.group(1)
+        elif opened and opened.group(1).startswith(fence) and not line[opened.end() :].strip():
+            fence = ""  # a closing fence: as long as the opening one or longer, nothing after
         match = None if fence or opened else _MD_HEADING.match(line)
         if match:
             if found:
