@@ -50,8 +50,12 @@ def _prepare(run: dict[str, Any], index: Path) -> list[dict[str, Any]]:
         translated = record.get("translated_question")
         query = f"{record['question']}\n{translated}" if translated else record["question"]
         hits = retriever.search(query, k).hits
-        case = {"record": record, "prompt": prompt_for(record, hits), "hits": hits}
-        case["retriever"] = retriever
+        case = {
+            "record": record,
+            "prompt": prompt_for(record, hits),
+            "hits": hits,
+            "retriever": retriever,
+        }
         if record.get("read_alone"):  # answered from the top passage alone
             case["alone"] = prompt_for(record, hits[:1])
         cases.append(case)
@@ -95,7 +99,7 @@ def _verdict(case: dict[str, Any], rules: RuleSet) -> dict[str, Any]:
 
 
 def _judged(
-    case: dict[str, Any], raw: str, prompt: Any, hits: list[Any], rules: RuleSet
+    case: dict[str, Any], raw: str, prompt: Prompt, hits: list[Hit], rules: RuleSet
 ) -> dict[str, Any]:
     script = prompt.checked_script  # a Chinese question over English passages: English
     verdict = check_reply(case["retriever"], prompt.question, script, raw, prompt, hits, rules)

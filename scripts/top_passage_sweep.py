@@ -23,7 +23,7 @@ from typing import Any
 
 from replay_rules import load_cases, prompt_for, score
 
-from rag.answer.answerer import check_reply
+from rag.answer.answerer import check_reply, top_lead
 from rag.answer.draft import draft_answer
 from rag.answer.prompting import Prompt
 from rag.check.catalog import ALL_ON
@@ -71,7 +71,7 @@ def outcomes(cases: list[dict[str, Any]], replies: dict[str, dict[str, Any]]) ->
         out.append(
             {
                 "answerable": record["answerable"],
-                "lead": hits[0].score - hits[1].score if len(hits) > 1 else None,
+                "lead": top_lead(hits),
                 "full": (full["refused"], not full["refused"] and is_correct(full["answer"], gold)),
                 "alone": (alone.refused, not alone.refused and is_correct(alone.kept.answer, gold)),
             }

@@ -43,9 +43,16 @@ class _Attempt:
     offset: int  # how many retrieved passages come before these
 
 
+def top_lead(hits: Sequence[Hit]) -> float | None:
+    """How far retrieval ranks the first of several passages ahead of the second, in fused
+    score; None for fewer than two."""
+    return hits[0].score - hits[1].score if len(hits) > 1 else None
+
+
 def stands_out(hits: Sequence[Hit], gap: float = ALONE_GAP) -> bool:
     """Whether retrieval ranks the first of several passages `gap` ahead of the second."""
-    return len(hits) > 1 and hits[0].score - hits[1].score >= gap
+    lead = top_lead(hits)
+    return lead is not None and lead >= gap
 
 
 def _unstreamed(attempt: _Attempt) -> _Attempt:
