@@ -164,6 +164,7 @@ def index_folder(
         options=settings.extract_options(),
         strict=strict,
         store_params=settings.store_params(),
+        headings=settings.index_headings,
     )
 
 

@@ -56,6 +56,11 @@ class Settings:
     # Latin script: rag.ingest.chunking) and sentences carried over between chunks.
     chunk_chars: int = 120
     chunk_overlap: int = 1
+    # Index each chunk with its document's title and heading path (the model reads the chunk
+    # without them). Off: on the dev and held-out sets it answered more English questions
+    # right and refused fewer unanswerable ones, with no gain on Chinese documents
+    # (eval/RESULTS.md, seventh round). Changing it re-embeds the index at the next `rag index`.
+    index_headings: bool = False
     # Hybrid fusion: weight of the dense side in z-score linear fusion (0 = BM25 only).
     dense_weight: float = 0.5
     embed_batch: int = 32

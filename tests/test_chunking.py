@@ -6,12 +6,16 @@ import pytest
 
 from rag.ingest.chunking import (
     chunk_document,
+    heading_line,
+    index_text,
     linearize_tables,
     sized_in_words,
+    span_text,
     split_sentences,
     text_units,
 )
 from rag.ingest.documents import Document, load_corpus
+from rag.ingest.extract.text import markdown_sections
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -119,3 +123,29 @@ def test_an_english_sentence_is_not_cut_where_a_chinese_one_of_as_many_letters_w
     mixed = "輝達的NVIDIA H200晶片" * 10 + "。"
     assert sized_in_words(sentence) and not sized_in_words(mixed)
     assert len(chunk_document(_doc(mixed), 100, 0)[0].text) == 100
+
+
+def test_heading_line_names_each_heading_once() -> None:
+    assert heading_line("勞動基準法", None) == "勞動基準法"
+    # A Markdown document's title is its first heading, which opens the heading path too.
+    assert heading_line("Git Basics", "Git Basics > Tagging") == "Git Basics > Tagging"
+    assert heading_line("  Rust  book ", "Ownership > Borrowing") == (
+        "Rust book > Ownership > Borrowing"
+    )
+    assert heading_line("", "Install") == "Install"
+    assert heading_line("", None) == ""
+
+
+def test_chunks_are_indexed_with_their_title_and_headings_but_read_without() -> None:
+    text = "# Setup\n\nFirst install the tool. Then run it once.\n\n## Proxy\n\nSet the proxy."
+    sections = tuple(markdown_sections(text))
+    doc = Document(
+        id="m.md", text=text, sha256="x", encoding="utf-8", title="Setup", locations=sections
+    )
+    chunks = chunk_document(doc, 40, 0, headings=True)
+    proxy = next(c for c in chunks if "Set the proxy" in c.text)
+    assert proxy.heading == "Setup > Proxy"
+    assert index_text(proxy) == f"Setup > Proxy\n{span_text(proxy)}"
+    assert "Setup" not in span_text(proxy)  # what the model reads and the checks see
+    plain = chunk_document(doc, 40, 0)  # the default: no headings
+    assert all(c.heading == "" and index_text(c) == span_text(c) for c in plain)

@@ -48,6 +48,49 @@ def test_build_then_search(tiny_corpus: Path, tmp_path: Path) -> None:
     assert original[hits[0].chunk.start : hits[0].chunk.end] == hits[0].chunk.text
 
 
+def test_a_question_naming_the_document_finds_a_passage_that_does_not(tmp_path: Path) -> None:
+    corpus = tmp_path / "laws"
+    corpus.mkdir()
+    # Two laws whose articles read alike; only the first line (the title) names the law.
+    articles = "\n".join(f"第 {n} 條 本條規定其他事項之辦理方式。" for n in range(1, 9))
+    laws = {
+        "勞工請假規則": "第 9 條 事假一年內合計不得超過十四日。",
+        "公務人員請假規則": "第 9 條 事假一年內合計不得超過七日。",
+    }
+    for name, article in laws.items():
+        text = f"{name}\n{articles}\n{article}\n"
+        (corpus / f"{name}.txt").write_text(text, encoding="utf-8")
+    question = "勞工請假規則的事假一年最多幾天？"
+    ranked = {}
+    for headings in (True, False):
+        index_dir = tmp_path / f"idx-{headings}"
+        _build(corpus, index_dir, headings=headings)
+        index = load_index(index_dir)
+        assert index.manifest["params"]["headings"] is headings
+        hits = Retriever(index, None, 0.0).search(question, 3).hits
+        ranked[headings] = [h.source for h in hits if "事假" in h.chunk.text]
+        if headings:
+            assert "事假" in hits[0].chunk.text
+    # Without the title the neighbouring law's article ranks above the one asked about.
+    assert ranked == {
+        True: ["勞工請假規則.txt", "公務人員請假規則.txt"],
+        False: ["公務人員請假規則.txt", "勞工請假規則.txt"],
+    }
+
+
+def test_index_headings_setting_reaches_the_build(tiny_corpus: Path, tmp_path: Path) -> None:
+    from rag.pipeline import index_folder
+    from rag.settings import load_settings
+
+    env = {"RAG_INDEX_HEADINGS": "true", "RAG_EMBEDDER": "hash"}
+    settings = load_settings({"corpus": tiny_corpus, "index": tmp_path / "idx"}, env=env)
+    index_folder(settings)
+    index = load_index(tmp_path / "idx")
+    assert index.manifest["params"]["headings"] is True
+    europe = [c for c in index.chunks if c.doc_id == "sub/europe.md"]
+    assert europe and all(c.heading for c in europe)
+
+
 def test_simplified_question_reaches_traditional_text(tiny_corpus: Path, tmp_path: Path) -> None:
     _build(tiny_corpus, tmp_path / "idx")
     index = load_index(tmp_path / "idx")

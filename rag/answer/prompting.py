@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from rag.answer.guard import mask_instructions
 from rag.generate.base import Messages
 from rag.generate.prompts import PROMPTS, build_messages
-from rag.ingest.chunking import embed_text, linearize_tables
+from rag.ingest.chunking import linearize_tables, span_text
 from rag.retrieve.retriever import Hit
 from rag.textnorm import Script, han_share, script_margin, to_script
 
@@ -23,7 +23,7 @@ BRIDGE_HAN_SHARE = 0.15
 
 def passage_text(hit: Hit) -> str:
     """A passage as checked: its table header if any, then its text, line breaks kept."""
-    return embed_text(hit.chunk)
+    return span_text(hit.chunk)
 
 
 def prompt_text(passage: str, script: Script) -> str:

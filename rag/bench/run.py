@@ -154,6 +154,7 @@ def bench_index(
         settings.chunk_overlap,
         rebuild=True,
         store_params=settings.store_params(),
+        headings=settings.index_headings,
     )
     wall = time.perf_counter() - started
     return {

@@ -36,7 +36,7 @@ from rag.index.build import IndexParams, write_index
 from rag.index.faiss_store import FaissStore
 from rag.index.load import load_index
 from rag.index.store import StoreParams
-from rag.ingest.chunking import Chunk, embed_text
+from rag.ingest.chunking import Chunk, span_text
 from rag.ingest.documents import Document
 from rag.settings import Settings
 
@@ -316,7 +316,7 @@ def bench_retrieval(
     base.mkdir(parents=True, exist_ok=True)
     texts_file = base / "texts.json"
     texts_file.write_text(
-        json.dumps([embed_text(c) for c in index.chunks], ensure_ascii=False), encoding="utf-8"
+        json.dumps([span_text(c) for c in index.chunks], ensure_ascii=False), encoding="utf-8"
     )
     np.save(base / "vectors.npy", np.asarray(index.vectors()))
     out: dict[str, Any] = {}

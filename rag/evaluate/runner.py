@@ -19,7 +19,7 @@ from rag.evaluate.metrics import (
     is_correct,
     retrieval_metrics,
 )
-from rag.ingest.chunking import embed_text
+from rag.ingest.chunking import span_text
 from rag.retrieve.retriever import Hit, Retriever, Search, overlaps, rank_documents
 from rag.textnorm import spaceless
 
@@ -170,7 +170,7 @@ class AnswerFirst:
         wanted = [a for a in map(spaceless, asked.answers) if a]
 
         def holds(hit: Hit) -> bool:
-            text = spaceless(embed_text(hit.chunk))
+            text = spaceless(span_text(hit.chunk))
             return hit.source in asked.gold_sources and any(a in text for a in wanted)
 
         if holds(hits[0]):

@@ -46,7 +46,7 @@ from rag.index.load import (
     store_params_of,
 )
 from rag.index.store import StoreBackend, StoreParams
-from rag.ingest.chunking import SPLITTER_VERSION, Chunk, chunk_documents, embed_text
+from rag.ingest.chunking import SPLITTER_VERSION, Chunk, chunk_documents, index_text
 from rag.ingest.documents import Document, document_record, extracted_from_record, load_corpus
 from rag.ingest.extract import Extracted, ExtractOptions
 
@@ -67,6 +67,8 @@ class IndexParams:
     tokenizer: str = TOKENIZER_ID
     bm25_k1: float = BM25_K1
     bm25_b: float = BM25_B
+    # Each chunk indexed with its document's title and heading path (chunking.heading_line).
+    headings: bool = False
 
 
 @dataclass
@@ -131,7 +133,7 @@ def _previous_vectors(index_dir: Path, params: IndexParams) -> dict[str, np.ndar
 
 def _text_key(chunk: Chunk) -> str:
     """Content hash of what is embedded: equal texts share one vector across builds."""
-    return hashlib.sha1(embed_text(chunk).encode("utf-8")).hexdigest()
+    return hashlib.sha1(index_text(chunk).encode("utf-8")).hexdigest()
 
 
 class _Lock:
@@ -172,6 +174,7 @@ def build_index(
     options: ExtractOptions | None = None,
     strict: bool = False,
     store_params: StoreParams | None = None,
+    headings: bool = False,
 ) -> BuildReport:
     """Index every document under `corpus` into `index_dir`, re-embedding only new text and
     re-extracting only changed files. `strict`: any skipped or partly read file is an error
@@ -194,7 +197,9 @@ def build_index(
         index_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _write_error(index_dir, exc) from None
-    params = IndexParams(chunk_chars, chunk_overlap, embedder.model_id, embedder.dimension)
+    params = IndexParams(
+        chunk_chars, chunk_overlap, embedder.model_id, embedder.dimension, headings=headings
+    )
     log.debug(
         "read %d documents (%d skipped) from %s in %.2f s",
         len(loaded.documents),
@@ -228,8 +233,8 @@ def build_index(
         report.removed = sorted(set(old_docs) - current)
 
         stage("chunking")
-        chunks = chunk_documents(loaded.documents, chunk_chars, chunk_overlap)
-        texts = [embed_text(c) for c in chunks]
+        chunks = chunk_documents(loaded.documents, chunk_chars, chunk_overlap, headings)
+        texts = [index_text(c) for c in chunks]
         vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
         todo = []
         for i, chunk in enumerate(chunks):
@@ -408,7 +413,7 @@ def _write_build(
     np.save(folder / "vectors.npy", vectors)
     bm25_dir = folder / "bm25"
     bm25_dir.mkdir()
-    BM25Index.build([embed_text(c) for c in chunks], params.bm25_k1, params.bm25_b).save(bm25_dir)
+    BM25Index.build([index_text(c) for c in chunks], params.bm25_k1, params.bm25_b).save(bm25_dir)
     # The store last: from here on the caller holds its record, so a failure drops it too.
     store = backend.build(vectors, folder)
     try:
