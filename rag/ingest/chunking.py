@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rag.ingest.documents import Document
 from rag.ingest.extract import Location
+from rag.ingest.extract.base import HEADING_SEPARATOR
 from rag.textnorm import han_count
 
 SPLITTER_VERSION = 3  # 3: documents mainly in Latin script sized in units (sized_in_words)
@@ -226,6 +227,8 @@ def chunk_document(
     words = sized_in_words(text)
     chunks: list[Chunk] = []
     for seg_start, seg_end, location in _segments(doc):
+        section = location.section if location else None
+        heading = heading_line(doc.title, section) if headings else ""
         sentences: list[tuple[int, int]] = []
         for start, end in split_sentences(text[seg_start:seg_end]):
             start, end = seg_start + start, seg_start + end
@@ -244,10 +247,8 @@ def chunk_document(
                 size += length
                 j += 1
             start, end = sentences[i][0], sentences[j - 1][1]
-            chunk = _make_chunk(doc, start, end, _table_header(text, start), location)
-            if headings:
-                chunk = replace(chunk, heading=heading_line(doc.title, chunk.section))
-            chunks.append(chunk)
+            context = _table_header(text, start)
+            chunks.append(_make_chunk(doc, start, end, context, location, heading))
             if j >= len(sentences):
                 break
             # Carry the last `overlap` sentences into the next chunk, but always move forward.
@@ -279,7 +280,7 @@ def _table_header(text: str, start: int) -> str:
 
 
 def _make_chunk(
-    doc: Document, start: int, end: int, context: str, location: Location | None
+    doc: Document, start: int, end: int, context: str, location: Location | None, heading: str
 ) -> Chunk:
     chunk_id = hashlib.sha1(f"{doc.sha256}:{start}:{end}".encode()).hexdigest()[:16]
     return Chunk(
@@ -292,6 +293,7 @@ def _make_chunk(
         page=location.page if location else None,
         slide=location.slide if location else None,
         section=location.section if location else None,
+        heading=heading,
     )
 
 
@@ -312,10 +314,10 @@ def heading_line(title: str, section: str | None) -> str:
     refused, no gain on Chinese ones.
     """
     parts = [" ".join(title.split())] if title.strip() else []
-    for part in (section or "").split(" > "):
+    for part in (section or "").split(HEADING_SEPARATOR):
         if part.strip() and part not in parts:
             parts.append(part)
-    return " > ".join(parts)
+    return HEADING_SEPARATOR.join(parts)
 
 
 def span_text(chunk: Chunk) -> str:

@@ -148,9 +148,12 @@ class TextBuilder:
         return Extracted(self.text, locations, kind=kind, **metadata)  # type: ignore[arg-type]
 
 
+HEADING_SEPARATOR = " > "  # between the headings of a section's path
+
+
 def heading_path(stack: list[tuple[int, str]], level: int, title: str) -> str:
     """Push a heading of `level` onto `stack` (popping deeper or equal ones); the path."""
     while stack and stack[-1][0] >= level:
         stack.pop()
     stack.append((level, " ".join(title.split())))
-    return " > ".join(t for _, t in stack)
+    return HEADING_SEPARATOR.join(t for _, t in stack)
