@@ -31,9 +31,6 @@ def test_copy_repair_does_not_put_back_a_simplified_passage_character() -> None:
     from rag.answer.answerer import check_reply
 
     class Plain:
-        def similarity(self, hits: object) -> None:
-            return None
-
         def document_text(self, doc_id: str) -> str:
             return "背鳍硬棘13枚。"
 

@@ -292,7 +292,6 @@ def check_reply(
         reply,
         prompt.passages,
         threshold,
-        retriever.similarity(hits),
         [retriever.document_text(h.chunk.doc_id) for h in hits],
         rules,
         [retriever.document_title(h.chunk.doc_id) for h in hits],

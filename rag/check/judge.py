@@ -12,15 +12,15 @@ from rag.check.catalog import ALL_ON, RuleSet
 from rag.check.measure import asked_measure, states_measure
 from rag.check.rules import (
     adds_nothing,
-    answer_types_missing,
     asked_office,
     asks_money,
     named_terms,
     names_office,
+    number_missing,
     states_money,
 )
 from rag.check.sentences import CheckResult
-from rag.check.support import SUPPORT_THRESHOLD, Similarity, check_citations, relevance
+from rag.check.support import SUPPORT_THRESHOLD, check_citations, relevance
 from rag.generate.prompts import is_refusal
 from rag.textnorm import Script, spaceless
 
@@ -44,17 +44,12 @@ class Verdict:
         )
 
 
-# What a kind of answer the question asks for (rag.check.rules) is checked by.
-_TYPE_RULES = {"a number": "number_asked", "a year": "year_asked"}
-
-
 def judge(
     question: str,
     script: Script,
     raw: str,
     passages: Sequence[str],
     threshold: float = SUPPORT_THRESHOLD,
-    similarity: Similarity | None = None,
     documents: Sequence[str] | None = None,
     rules: RuleSet = ALL_ON,
     titles: Sequence[str] | None = None,
@@ -62,13 +57,13 @@ def judge(
     """Decide in code whether a model's answer stands: refused when the model says the
     passages do not answer, when no sentence is supported by a cited passage, or when a rule
     of rag.check.catalog that is on finds the answer does not give what the question asks
-    (a sum, a number, a year, a number in the measure asked; the cited documents
+    (a sum, a number, a number in the measure asked; the cited documents
     (`documents[i]`: the whole text of passage i's document) never mention a term the
     question names; no cited passage names the office asked about). Unsupported sentences
     are dropped from what is kept."""
     if not raw or is_refusal(raw):
         return Verdict(True, "model refused", refused_by="model")
-    checked = check_citations(raw, passages, threshold, similarity, question, rules, titles)
+    checked = check_citations(raw, passages, threshold, question, rules, titles)
     if not checked.any_supported:
         return Verdict(True, "no supported sentence", checked, refused_by="support")
     # What the answer states: its cited, supported sentences (a stray list number 「3」 or a
@@ -80,10 +75,9 @@ def judge(
     if rules.on("money_asked") and asks_money(question) and not states_money(kept):
         reason = "the question asks for a sum and the answer states none"
         return Verdict(True, reason, checked, refused_by="money_asked")
-    for wanted in answer_types_missing(question, kept):
-        if rules.on(_TYPE_RULES[wanted]):
-            reason = f"the question asks for {wanted} and the answer gives none"
-            return Verdict(True, reason, checked, refused_by=_TYPE_RULES[wanted])
+    if rules.on("number_asked") and number_missing(question, kept):
+        reason = "the question asks for a number and the answer gives none"
+        return Verdict(True, reason, checked, refused_by="number_asked")
     measures = asked_measure(question) if rules.on("asked_measure") else ()
     if measures and not states_measure(kept, measures):
         reason = (

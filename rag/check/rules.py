@@ -1,5 +1,5 @@
-"""What a question asks for, and whether an answer gives it: a sum of money, a number, a
-year, the holder of an office, the terms it names."""
+"""What a question asks for, and whether an answer gives it: a sum of money, a number, the
+holder of an office, the terms it names."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def states_money(text: str) -> bool:
 # numeral. 「幾」 counts only before a measure word and not after 這/那/近 (「這幾年」,
 # 「幾何」). A question that also asks who, which, why or how asks for that instead
 # (「整合成幾家大公司，為什麼不容易？」). Numbers the question itself states do not count.
-# On DRCD dev, 512 questions ask for a number or a year in these ways; the answers people
-# wrote give one, not already in the question, for 508 (run scripts/answer_types.py).
+# On DRCD dev, 201 questions ask for a number in these ways; the answers people wrote give
+# one, not already in the question, for 198 (run scripts/answer_types.py).
 _ASKS_NUMBER = re.compile(
     r"多少|第几|百分之几|(?<![这那近前后来哪\d])几(?:[个名位台颗次倍种项家所年月天岁级层人只款届成])"
     r"|how many|how much|what percentage|what percent|what share|what rank|which place"
@@ -73,16 +73,6 @@ _STATES_NUMBER = re.compile(
 )
 
 
-# A question that asks for a year, and what an answer to one states.
-_ASKS_YEAR = re.compile(r"哪一年|哪年|何年|哪个年份|什么年份|which year|what year")
-
-
-_STATES_YEAR = re.compile(
-    r"\d+\s*年|\d{2,4}|[〇零一二三四五六七八九十百]+年|[〇零一二三四五六七八九十]{2,}"
-    r"|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]|[去今明前后同翌]年|年[初中底末]"
-)
-
-
 def _new_matches(pattern: re.Pattern[str], answer: str, question: str) -> bool:
     """Whether the answer has a match of `pattern` the question does not (晶創26's 26 is
     not an answer to 「晶創26有多少核心」)."""
@@ -90,28 +80,17 @@ def _new_matches(pattern: re.Pattern[str], answer: str, question: str) -> bool:
     return any(m not in asked for m in pattern.findall(answer))
 
 
-def _asked_types(norm_question: str) -> list[tuple[str, re.Pattern[str]]]:
-    """What a normalised question asks for ("a year", "a number"), each with the
-    pattern of an answer that gives it."""
-    asked = []
-    if _ASKS_YEAR.search(norm_question):
-        asked.append(("a year", _STATES_YEAR))
-    if _ASKS_NUMBER.search(norm_question) and not ASKS_OTHER.search(norm_question):
-        asked.append(("a number", _STATES_NUMBER))
-    return asked
+def asks_number(question: str) -> bool:
+    """Whether the question asks for a count, amount, rank or share (see number_missing)."""
+    q = normalize_for_match(question)
+    return bool(_ASKS_NUMBER.search(q)) and not ASKS_OTHER.search(q)
 
 
-def asks_answer_type(question: str) -> bool:
-    """Whether the question asks for a number or a year (see answer_type_missing)."""
-    return bool(_asked_types(normalize_for_match(question)))
-
-
-def answer_type_missing(question: str, answer: str) -> str | None:
-    """What kind of answer the question asks for and the answer does not give: a number for
-    「多少」, 「第幾」 or "how many", a year for 「哪一年」. None when
-    nothing is missing."""
+def number_missing(question: str, answer: str) -> bool:
+    """Whether the question asks for a number (「多少」, 「第幾」, "how many") and the answer
+    states none the question does not already give."""
     q, a = normalize_for_match(question), normalize_for_match(answer)
-    return next((kind for kind, gives in _asked_types(q) if not _new_matches(gives, a, q)), None)
+    return asks_number(question) and not _new_matches(_STATES_NUMBER, a, q)
 
 
 # What an answer is made of, compared with the question: whole numbers and Latin words (5 is
@@ -126,13 +105,6 @@ def adds_nothing(question: str, answer: str) -> bool:
     own word."""
     asked = set(_PIECE.findall(normalize_for_match(question)))
     return all(p in asked for p in _PIECE.findall(normalize_for_match(answer)))
-
-
-def answer_types_missing(question: str, answer: str) -> list[str]:
-    """Every kind of answer the question asks for that the answer does not give, in the
-    order answer_type_missing checks them (the first is what it returns)."""
-    q, a = normalize_for_match(question), normalize_for_match(answer)
-    return [kind for kind, gives in _asked_types(q) if not _new_matches(gives, a, q)]
 
 
 # Offices a question may ask the holder of (「台智雲的董事長是誰」), normalised, each with the

@@ -9,7 +9,7 @@ is marked unsupported when no passage supports it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 
@@ -40,9 +40,6 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\||^[^\t\n]*\t")
 
 
 SUPPORT_THRESHOLD = 0.5
-
-
-Similarity = Callable[[str, Sequence[str]], list[float]]
 
 
 def grams(text: str) -> set[str]:
@@ -299,7 +296,6 @@ def check_citations(
     answer: str,
     passages: Sequence[str],
     threshold: float = SUPPORT_THRESHOLD,
-    similarity: Similarity | None = None,
     question: str = "",
     rules: RuleSet = ALL_ON,
     titles: Sequence[str] | None = None,
@@ -322,14 +318,6 @@ def check_citations(
             lexical_support(text, p, question, rules, t)
             for p, t in zip(passages, named, strict=True)
         ]
-        crossing = similarity is not None and rules.on("cross_language")
-        if crossing and mostly_latin(text) and not mostly_latin(passages):
-            assert similarity is not None
-            semantic = similarity(text, passages)
-            scores = [
-                max(s, x) if numbers(text) - numbers(question) <= passage_numbers(p) else s
-                for s, x, p in zip(scores, semantic, passages, strict=True)
-            ]
         kept = [n for n in valid if scores[n - 1] >= threshold]
         repaired = False
         support = max((scores[n - 1] for n in kept), default=max(scores, default=0.0))
@@ -366,9 +354,3 @@ def _joint(
             if score > best[0]:
                 best = (score, [i + 1, j + 1])
     return (best[1], best[0]) if best[0] >= threshold else ([], 0.0)
-
-
-def mostly_latin(texts: str | Sequence[str]) -> bool:
-    joined = texts if isinstance(texts, str) else "".join(texts)
-    letters = [c for c in joined if c.isalpha()]
-    return bool(letters) and sum(c.isascii() for c in letters) > 0.7 * len(letters)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,13 +43,6 @@ class Search:
     # Other names of things the query named (rag.index.aliases), searched for with it.
     also_searched: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-# e5 cosine between an English sentence and a Chinese passage: below LOW is unrelated, at
-# HIGH or above the passage says the same thing. Scaled to [0, 1] to compare with overlap.
-SEMANTIC_LOW = 0.80
-SEMANTIC_HIGH = 0.88
-Similarity = Callable[[str, Sequence[str]], list[float]]
 
 
 def overlaps(a: Chunk, b: Chunk) -> bool:
@@ -118,21 +111,6 @@ class Retriever:
         """The title a document gives itself (its metadata or first line), else ""."""
         record = self.index.manifest.get("documents", {}).get(doc_id, {})
         return str(record.get("title") or "")
-
-    def similarity(self, hits: Sequence[Hit]) -> Similarity | None:
-        """Cross-language support: e5 cosine of a sentence against these hits' chunks, scaled
-        to [0, 1]; None without an embedder or for hits from elsewhere."""
-        embedder = self.embedder
-        if embedder is None or any(h.position < 0 for h in hits):
-            return None
-        vectors = np.asarray(self.index.vectors()[[h.position for h in hits]])
-
-        def similarity(sentence: str, _passages: Sequence[str]) -> list[float]:
-            cosines = vectors @ embedder.embed_query(sentence)
-            scaled = (cosines - SEMANTIC_LOW) / (SEMANTIC_HIGH - SEMANTIC_LOW)
-            return [float(x) for x in np.clip(scaled, 0.0, 1.0)]
-
-        return similarity
 
     def weight_for(self, query: str) -> float:
         """The dense weight for this query. A question with no Chinese characters over a
