@@ -160,6 +160,8 @@ def test_an_answer_that_adds_nothing_to_the_question_is_refused() -> None:
     # Numbers are compared whole: 5 is not in 「TOP500」.
     assert not adds_nothing("TOP500前300名裡面，台灣有幾台？", "前 300 有 5 台")
     assert adds_nothing("TOP500前300名裡面有幾台？", "TOP500前300名")
+    # The question's characters in a new order are an answer.
+    assert not adds_nothing("漢江流域的東南方有著哪一個平原?", "漢江流域的東南方有著江漢平原。")
     passage = "主要支持民主黨的對象包括都市地區的勞工團體以及全國農村農夫。"
     reply = "主要支持民主黨的對象包括都市地區的勞工團體以及[1]。"
     assert judge(question, "traditional", reply, [passage]).refused_by == "adds_nothing"

@@ -121,9 +121,9 @@ RULES: dict[str, Rule] = {
         Rule(
             "adds_nothing",
             "verdict",
-            "An answer whose every letter, digit and Chinese character is already in the "
-            "question adds nothing: the question restated, its blank unfilled or filled with "
-            "the question's own words.",
+            "An answer whose every number, Latin word and pair of adjacent Chinese characters "
+            "is already in the question adds nothing: the question restated, its blank "
+            "unfilled.",
         ),
     )
 }

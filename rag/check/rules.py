@@ -94,17 +94,30 @@ def number_missing(question: str, answer: str) -> bool:
 
 
 # What an answer is made of, compared with the question: whole numbers and Latin words (5 is
-# not in 「TOP500」), single Chinese characters.
-_PIECE = re.compile(r"[0-9]+(?:\.[0-9]+)?|[a-z]+|[^\W\d_a-z]")
+# not in 「TOP500」), runs of Chinese characters (compared by their pairs).
+_PIECE = re.compile(r"[0-9]+(?:\.[0-9]+)?|[a-z]+|[^\W\d_a-z]+")
+
+
+def _pieces(text: str) -> set[str]:
+    """Numbers and Latin words whole; Chinese runs as their pairs of adjacent characters (a
+    lone character as itself)."""
+    out: set[str] = set()
+    for piece in _PIECE.findall(normalize_for_match(text)):
+        if piece.isascii() or len(piece) == 1:
+            out.add(piece)
+        else:
+            out.update(piece[i : i + 2] for i in range(len(piece) - 1))
+    return out
 
 
 def adds_nothing(question: str, answer: str) -> bool:
-    """Whether every number, Latin word and Chinese character of the answer is already in the
-    question: 「主要支持民主黨的對象包括都市地區的勞工團體以及。」 restates the question with its
-    blank unfilled, 「自行車、自由車、鐵馬以及腳踏車都是腳踏車的別稱」 fills it with the question's
-    own word."""
-    asked = set(_PIECE.findall(normalize_for_match(question)))
-    return all(p in asked for p in _PIECE.findall(normalize_for_match(answer)))
+    """Whether every number, Latin word and pair of adjacent Chinese characters of the answer
+    is already in the question: 「主要支持民主黨的對象包括都市地區的勞工團體以及。」 restates
+    the question with its blank unfilled. Pairs, not single characters: 「江漢平原」 answers
+    「漢江流域的東南方有著哪一個平原?」 with the question's characters in a new order. A lone
+    character of the answer (「名」 between numbers) need only be somewhere in the question."""
+    runs = [p for p in _PIECE.findall(normalize_for_match(question)) if not p.isascii()]
+    return _pieces(answer) <= _pieces(question) | set("".join(runs))
 
 
 # Offices a question may ask the holder of (「台智雲的董事長是誰」), normalised, each with the
