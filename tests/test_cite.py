@@ -316,6 +316,23 @@ def test_rules_do_not_misread_ordinary_words() -> None:
     assert lexical_support("晶創26排名第29名。", "晶創26在TOP500排名第29名。", question) >= 0.5
 
 
+def test_a_number_that_labels_a_part_of_a_text_is_no_amount() -> None:
+    """「第 4 條」 and 「第三節」 count nothing (issue 25, failure class 7): an answer made of
+    article numbers does not say how much or how long, unless the question asks which part."""
+    from rag.check.judge import judge
+    from rag.check.rules import number_missing
+
+    assert number_missing("房租依法最多可以漲幾個百分比？", "第 4 條 第 459 條")
+    assert number_missing("安裝要幾個步驟？", "見第三節。")
+    assert number_missing("How many days does it take?", "See Section 5.2.")
+    assert not number_missing("加班最多幾小時？", "依第 32 條，每月不得超過四十六小時。")
+    assert not number_missing("這規定在勞基法第幾條？", "第 32 條")
+    passage = "著作權法 第 56-1 條 錄製物應於錄製後六個月內銷燬之。"
+    question = "錄好的帶子最晚要在多久內銷毀？"
+    assert judge(question, "traditional", "第 56-1 條[1]", [passage]).refused_by == "asked_measure"
+    assert not judge(question, "traditional", "應於錄製後六個月內銷燬[1]。", [passage]).refused
+
+
 def test_a_number_is_not_found_inside_a_longer_one() -> None:
     """「晶創26在TOP500排第29名」 was supported by a table row's 「29.6%」 (another column of
     another country): a number in a sentence is not the start of a decimal or a longer number

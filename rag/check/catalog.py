@@ -71,7 +71,7 @@ RULES: dict[str, Rule] = {
             "number_asked",
             "verdict",
             "A question asking how many, how much or which rank needs a number the question "
-            "does not already give.",
+            "does not already give; a number labelling a part of a text (「第 4 條」) is none.",
         ),
         Rule(
             "asked_measure",

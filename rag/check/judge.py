@@ -12,6 +12,7 @@ from rag.check.catalog import ALL_ON, RuleSet
 from rag.check.measure import asked_measure, states_measure
 from rag.check.rules import (
     adds_nothing,
+    amounts_stated,
     asked_office,
     asks_money,
     named_terms,
@@ -79,7 +80,7 @@ def judge(
         reason = "the question asks for a number and the answer gives none"
         return Verdict(True, reason, checked, refused_by="number_asked")
     measures = asked_measure(question) if rules.on("asked_measure") else ()
-    if measures and not states_measure(kept, measures):
+    if measures and not states_measure(amounts_stated(question, kept), measures):
         reason = (
             f"the question asks for a number of {' or '.join(measures)} and the answer gives none"
         )

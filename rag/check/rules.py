@@ -80,6 +80,26 @@ def _new_matches(pattern: re.Pattern[str], answer: str, question: str) -> bool:
     return any(m not in asked for m in pattern.findall(answer))
 
 
+# A number that labels a part of a text (「第 4 條」, 「第三節」, "Section 5.2"): it counts
+# nothing, so it is no answer to how many, how much or how long, unless the question asks
+# which part (「第幾條」, 「哪一條」, "which section").
+_LABEL = re.compile(
+    r"第\s*(?:\d+(?:-\d+)?|[零〇一二两三四五六七八九十百千]+)\s*(?:条|项|款|章|节|编|篇|目|页|回|卷|段)"
+    r"|\b(?:article|section|chapter|clause|paragraph|page|§)\s*\d+(?:[.-]\d+)*"
+)
+_ASKS_LABEL = re.compile(
+    r"第几|哪一?(?:条|项|款|章|节|编|篇|页|段)"
+    r"|\b(?:which|what) (?:article|section|chapter|clause|paragraph|page)"
+)
+
+
+def amounts_stated(question: str, answer: str) -> str:
+    """The answer (normalised) as it states amounts: the numbers that label a part of a text
+    taken out, unless the question asks which part."""
+    q, a = normalize_for_match(question), normalize_for_match(answer)
+    return a if _ASKS_LABEL.search(q) else _LABEL.sub(" ", a)
+
+
 def asks_number(question: str) -> bool:
     """Whether the question asks for a count, amount, rank or share (see number_missing)."""
     q = normalize_for_match(question)
@@ -88,9 +108,10 @@ def asks_number(question: str) -> bool:
 
 def number_missing(question: str, answer: str) -> bool:
     """Whether the question asks for a number (「多少」, 「第幾」, "how many") and the answer
-    states none the question does not already give."""
-    q, a = normalize_for_match(question), normalize_for_match(answer)
-    return asks_number(question) and not _new_matches(_STATES_NUMBER, a, q)
+    states none the question does not already give (amounts_stated: 「第 4 條」 is none)."""
+    q = normalize_for_match(question)
+    stated = amounts_stated(question, answer)
+    return asks_number(question) and not _new_matches(_STATES_NUMBER, stated, q)
 
 
 # What an answer is made of, compared with the question: whole numbers and Latin words (5 is
