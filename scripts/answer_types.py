@@ -1,8 +1,8 @@
 """How often the answer checks of rag.check.rules would refuse an answer a person wrote, on a
 SQuAD/DRCD-style file:
 
-- the number check (number_missing): for every question that asks for a number, does the
-  first human answer state one?
+- the number and year checks (number_missing, year_missing): for every question that asks for
+  a number or a year, does the first human answer state one?
 - the office check (asked_office): for every question that asks who holds an office
   (「…的董事長是誰」), does the chunk holding the human answer (chunked as `rag index` does,
   default settings) name that office?
@@ -18,7 +18,14 @@ import json
 import sys
 from pathlib import Path
 
-from rag.check.rules import asked_office, asks_number, names_office, number_missing
+from rag.check.rules import (
+    asked_office,
+    asks_number,
+    asks_year,
+    names_office,
+    number_missing,
+    year_missing,
+)
 from rag.ingest.chunking import chunk_document
 from rag.ingest.documents import Document
 from rag.settings import Settings
@@ -40,11 +47,13 @@ def main(path: Path) -> int:
                     continue
                 human = qa["answers"][0]
                 answer = human["text"]
-                if asks_number(qa["question"]):
+                if asks_number(qa["question"]) or asks_year(qa["question"]):
                     asked += 1
-                    if number_missing(qa["question"], answer):
+                    if number_missing(qa["question"], answer) or year_missing(
+                        qa["question"], answer
+                    ):
                         refused += 1
-                        print(f"number check would refuse: {qa['question']} -> {answer}")
+                        print(f"type check would refuse: {qa['question']} -> {answer}")
                 office = asked_office(qa["question"])
                 if not office:
                     continue
@@ -57,7 +66,9 @@ def main(path: Path) -> int:
                 if not names_office(office, [c.text for c in holding]):
                     office_refused += 1
                     print(f"office check would refuse: {qa['question']} -> {answer}")
-    print(f"{asked} questions ask for a number; the check refuses {refused} human answers")
+    print(
+        f"{asked} questions ask for a number or a year; the check refuses {refused} human answers"
+    )
     print(
         f"{offices} questions ask who holds an office; the check refuses {office_refused} "
         "human answers"

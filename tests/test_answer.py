@@ -357,7 +357,7 @@ def test_answer_naming_the_holder_of_another_office_is_refused() -> None:
     assert not judge("輝達的執行長是誰？", "traditional", "黃仁勳[1]。", ceo).refused
 
 
-def test_answer_without_the_number_asked_for_is_refused() -> None:
+def test_answer_without_the_number_or_year_asked_for_is_refused() -> None:
     from rag.check.judge import judge
 
     passages = ["新加坡與輝達合作，建立SEA-LION大型語言模型，參數量為30億，2023年發表。"]
@@ -368,6 +368,12 @@ def test_answer_without_the_number_asked_for_is_refused() -> None:
     assert topical.refused and "a number" in topical.reason
     assert not judge(question, "traditional", "SEA-LION的參數量為30億[1]。", passages).refused
     assert topical.refused_by == "number_asked"
+    year = judge(
+        "SEA-LION是哪一年發表的？", "traditional", "新加坡與輝達合作建立SEA-LION[1]。", passages
+    )
+    assert year.refused and year.refused_by == "year_asked"
+    dated = judge("SEA-LION是哪一年發表的？", "traditional", "SEA-LION於2023年發表[1]。", passages)
+    assert not dated.refused
 
 
 def test_refusal_is_retried_without_the_way_out_and_the_retry_is_judged(

@@ -47,6 +47,6 @@ def test_counts_human_answers_each_check_would_refuse(
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     assert module.main(path) == 0
     out = capsys.readouterr().out
-    assert "2 questions ask for a number; the check refuses 1 human answers" in out
+    assert "2 questions ask for a number or a year; the check refuses 1 human answers" in out
     assert "2 questions ask who holds an office; the check refuses 1 human answers" in out
     assert "office check would refuse: 台智雲的董事長是誰？ -> 吳漢章" in out

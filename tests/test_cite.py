@@ -227,6 +227,18 @@ def test_a_question_asking_for_a_number_needs_one() -> None:
     assert not number_missing("幾何光學又稱為什麼？", "射線光學。")
 
 
+def test_a_question_asking_which_year_needs_one() -> None:
+    from rag.check.rules import year_missing
+
+    assert year_missing("台灣杉二號是哪一年上榜的？", "它由國網中心建置。")
+    assert not year_missing("台灣杉二號是哪一年上榜的？", "2018年首次上榜。")
+    assert year_missing(
+        "In what year was Git first released?", "The first line tells Git to ignore .o files."
+    )
+    assert not year_missing("In what year was Git first released?", "Git was released in 2005.")
+    assert not year_missing("台灣杉二號在哪裡？", "在新竹。")
+
+
 def test_office_a_question_asks_the_holder_of() -> None:
     from rag.check.rules import asked_office
 

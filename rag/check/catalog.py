@@ -6,10 +6,10 @@ the held-out sets (scripts/replay_rules.py replays saved runs with a rule off).
 Removed because they paid nowhere (no verdict changed on the dev half, the bundled test
 half or any held-out set, 2026-12-06): number_topic (an answer adding only a number needed
 it next to the question's topic) and day_asked (which day needed a day); for the same reason
-(no verdict changed on the four dev and six held-out sets, 2026-12-07): year_asked (which
-year needed a year) and cross_language (an English sentence over Chinese passages could
-stand on e5 similarity; English questions over Chinese passages are answered in Chinese and
-translated, so such sentences are no longer checked).
+(no verdict changed on the four dev and six held-out sets, 2026-12-07): cross_language (an
+English sentence over Chinese passages could stand on e5 similarity; English questions over
+Chinese passages are answered in Chinese and translated, so such sentences are no longer
+checked).
 
 The support check itself (a sentence stands only on a window of a cited passage that holds
 most of its words) is no rule here: without it nothing is checked.
@@ -72,6 +72,12 @@ RULES: dict[str, Rule] = {
             "verdict",
             "A question asking how many, how much or which rank needs a number the question "
             "does not already give; a number labelling a part of a text (「第 4 條」) is none.",
+        ),
+        Rule(
+            "year_asked",
+            "verdict",
+            "A question asking which year needs a year: a sentence about something else, "
+            "however well supported, does not say when.",
         ),
         Rule(
             "asked_measure",

@@ -19,6 +19,7 @@ from rag.check.rules import (
     names_office,
     number_missing,
     states_money,
+    year_missing,
 )
 from rag.check.sentences import CheckResult
 from rag.check.support import SUPPORT_THRESHOLD, check_citations, relevance
@@ -58,7 +59,7 @@ def judge(
     """Decide in code whether a model's answer stands: refused when the model says the
     passages do not answer, when no sentence is supported by a cited passage, or when a rule
     of rag.check.catalog that is on finds the answer does not give what the question asks
-    (a sum, a number, a number in the measure asked; the cited documents
+    (a sum, a number, a year, a number in the measure asked; the cited documents
     (`documents[i]`: the whole text of passage i's document) never mention a term the
     question names; no cited passage names the office asked about). Unsupported sentences
     are dropped from what is kept."""
@@ -79,6 +80,9 @@ def judge(
     if rules.on("number_asked") and number_missing(question, kept):
         reason = "the question asks for a number and the answer gives none"
         return Verdict(True, reason, checked, refused_by="number_asked")
+    if rules.on("year_asked") and year_missing(question, kept):
+        reason = "the question asks for a year and the answer gives none"
+        return Verdict(True, reason, checked, refused_by="year_asked")
     measures = asked_measure(question) if rules.on("asked_measure") else ()
     if measures and not states_measure(amounts_stated(question, kept), measures):
         reason = (

@@ -1,5 +1,5 @@
-"""What a question asks for, and whether an answer gives it: a sum of money, a number, the
-holder of an office, the terms it names."""
+"""What a question asks for, and whether an answer gives it: a sum of money, a number, a
+year, the holder of an office, the terms it names."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def states_money(text: str) -> bool:
 # numeral. 「幾」 counts only before a measure word and not after 這/那/近 (「這幾年」,
 # 「幾何」). A question that also asks who, which, why or how asks for that instead
 # (「整合成幾家大公司，為什麼不容易？」). Numbers the question itself states do not count.
-# On DRCD dev, 201 questions ask for a number in these ways; the answers people wrote give
-# one, not already in the question, for 198 (run scripts/answer_types.py).
+# On DRCD dev, 512 questions ask for a number or a year (below) in these ways; the answers
+# people wrote give one, not already in the question, for 508 (run scripts/answer_types.py).
 _ASKS_NUMBER = re.compile(
     r"多少|第几|百分之几|(?<![这那近前后来哪\d])几(?:[个名位台颗次倍种项家所年月天岁级层人只款届成])"
     r"|how many|how much|what percentage|what percent|what share|what rank|which place"
@@ -70,6 +70,16 @@ _STATES_NUMBER = re.compile(
     r"|\b(?:one|two|three|four|five|six|seven|eight"
     r"|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion"
     r"|dozen|several|half|first|second|third)\b"
+)
+
+
+# A question that asks for a year, and what an answer to one states.
+_ASKS_YEAR = re.compile(r"哪一年|哪年|何年|哪个年份|什么年份|which year|what year")
+
+
+_STATES_YEAR = re.compile(
+    r"\d+\s*年|\d{2,4}|[〇零一二三四五六七八九十百]+年|[〇零一二三四五六七八九十]{2,}"
+    r"|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]|[去今明前后同翌]年|年[初中底末]"
 )
 
 
@@ -112,6 +122,19 @@ def number_missing(question: str, answer: str) -> bool:
     q = normalize_for_match(question)
     stated = amounts_stated(question, answer)
     return asks_number(question) and not _new_matches(_STATES_NUMBER, stated, q)
+
+
+def asks_year(question: str) -> bool:
+    """Whether the question asks which year (「哪一年」, "in what year")."""
+    return _ASKS_YEAR.search(normalize_for_match(question)) is not None
+
+
+def year_missing(question: str, answer: str) -> bool:
+    """Whether the question asks which year and the answer states none the question does not
+    already give."""
+    q = normalize_for_match(question)
+    stated = normalize_for_match(answer)
+    return asks_year(question) and not _new_matches(_STATES_YEAR, stated, q)
 
 
 # What an answer is made of, compared with the question: whole numbers and Latin words (5 is
