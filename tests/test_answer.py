@@ -399,6 +399,11 @@ def test_refusal_is_retried_without_the_way_out_and_the_retry_is_judged(
     inventing = ScriptedGenerator("資料中沒有相關資訊", f"晶創26在TOP500排名第7名[{n}]。")
     invented = Answerer(retriever, inventing, top_k=3, rules=ONE_READING).ask(question)
     assert invented.refused and invented.answer == "資料中沒有相關資訊"
+    # --json says what dropped the invented sentence: its number is in no passage.
+    record = invented.to_json()
+    assert record["refused_by"] == "support"
+    assert record["sentences"][0]["dropped_by"] == "numbers_stated"
+    assert answer.to_json()["sentences"][0]["dropped_by"] is None
 
 
 def test_refusal_phrase_stops_generation_early() -> None:

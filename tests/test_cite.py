@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from rag.check.catalog import ALL_ON, RuleSet
 from rag.check.numbers import measure_conflict, passage_numbers, quantities
 from rag.check.rules import asks_money, named_terms, states_money
 from rag.check.sentences import parse_markers, split_sentences
@@ -72,6 +73,27 @@ def test_lead_in_is_not_a_claim() -> None:
     result = check_citations("根據資料：\n總經理是吳漢章[2]。", PASSAGES)
     assert result.sentences[0].citations == [] and result.sentences[0].supported
     assert result.sentences[1].citations == [2]
+
+
+def test_a_dropped_sentence_says_what_dropped_it() -> None:
+    """The support rule without which a passage would have supported the sentence, else
+    "support"; nothing for a kept sentence."""
+    question = "晶創26在TOP500排第幾名？"
+    passage = ["晶創26在TOP500排名第29名。"]
+
+    def dropped(answer: str, passages: list[str], asked: str, rules: RuleSet = ALL_ON) -> str:
+        result = check_citations(answer, passages, question=asked, rules=rules)
+        return result.sentences[0].dropped_by
+
+    assert dropped("晶創26排名第30名[1]。", passage, question) == "numbers_stated"
+    assert dropped("今天天氣很好，適合去海邊散步[1]。", passage, question) == "support"
+    assert dropped("晶創26在TOP500排名第29名[1]。", passage, question) == ""
+    rival = ["韓國在這項指數排名第6名，領先多國。"]
+    asked = "日本在這項指數排第幾名？"
+    assert dropped("日本在這項指數排名第6名[1]。", rival, asked) == "question_names"
+    # A rule that is off is not blamed.
+    off = RuleSet.parse("numbers_stated")
+    assert dropped("晶創26排名第30名[1]。", passage, question, off) == ""
 
 
 def test_answer_is_rebuilt_with_checked_markers() -> None:

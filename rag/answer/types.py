@@ -91,6 +91,7 @@ class Answer:
                     "supported": s.supported,
                     "repaired": s.repaired,
                     "support": round(s.support, 3),
+                    "dropped_by": s.dropped_by or None,
                 }
                 for s in self.sentences
             ],

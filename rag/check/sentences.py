@@ -27,6 +27,10 @@ class CheckedSentence:
     supported: bool
     repaired: bool
     support: float
+    # Why an unsupported sentence was dropped: the support rule (rag.check.catalog) without
+    # which a passage would have supported it, else "support" (no window of any passage holds
+    # enough of its words); "" for a sentence that is kept.
+    dropped_by: str = ""
 
 
 @dataclass

@@ -331,6 +331,7 @@ def check_citations(
                 repaired = bool(kept) and kept != valid
         elif kept != valid:
             repaired = True
+        dropped_by = "" if kept else _dropped_by(text, passages, question, rules, named, threshold)
         same = next((i for i, s in enumerate(result.sentences) if s.text == text), None)
         if same is not None and kept and result.sentences[same].supported:
             # The model said it twice: once, citing both.
@@ -338,8 +339,37 @@ def check_citations(
             merged = sorted(set(before.citations) | set(kept))
             result.sentences[same] = replace(before, citations=merged)
             continue
-        result.sentences.append(CheckedSentence(text, kept, bool(kept), repaired, support))
+        result.sentences.append(
+            CheckedSentence(text, kept, bool(kept), repaired, support, dropped_by)
+        )
     return result
+
+
+# The rules that can keep a window from supporting a sentence, in the order they are blamed.
+SUPPORT_RULES = ("numbers_stated", "chinese_numerals", "measure_words", "question_names")
+
+
+def _dropped_by(
+    sentence: str,
+    passages: Sequence[str],
+    question: str,
+    rules: RuleSet,
+    titles: Sequence[str],
+    threshold: float,
+) -> str:
+    """What dropped an unsupported sentence: the first support rule that is on and without
+    which some passage would support it (an invented figure: numbers_stated; another
+    country's row: question_names), else "support"."""
+    for name in SUPPORT_RULES:
+        if not rules.on(name):
+            continue
+        without = rules.without(name)
+        if any(
+            lexical_support(sentence, p, question, without, t) >= threshold
+            for p, t in zip(passages, titles, strict=True)
+        ):
+            return name
+    return "support"
 
 
 def _joint(

@@ -217,7 +217,12 @@ def run_answers(
                 "citations": [vars(c) for c in answer.citations],
                 "cited_sources": sorted({c.source for c in answer.citations}),
                 "sentences": [
-                    {"text": s.text, "citations": s.citations, "supported": s.supported}
+                    {
+                        "text": s.text,
+                        "citations": s.citations,
+                        "supported": s.supported,
+                        "dropped_by": s.dropped_by or None,
+                    }
                     for s in answer.sentences
                 ],
                 "correct": (not answer.refused) and is_correct(answer.answer, q.accepted),
