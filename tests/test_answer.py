@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from rag.answer.answerer import Answerer
-from rag.answer.translate import keeps_numbers, western_amounts
+from rag.answer.translate import for_translation, keeps_numbers, western_amounts
 from rag.check.catalog import ALL_ON
 from rag.check.sentences import same_answer
 from rag.embed.embedder import HashEmbedder
@@ -167,6 +167,34 @@ def test_amounts_are_put_in_english_scale_before_translation(tmp_path: Path) -> 
     answer = Answerer(retriever, generator, top_k=1).ask("How much is India investing?")
     assert "1.25 billion 美元" in generator.prompts[2][0]["content"]
     assert answer.answer == "India plans to invest 1.25 billion US dollars in a supercomputer[1]."
+
+
+def test_counted_numbers_are_given_in_digits_for_translation(tmp_path: Path) -> None:
+    """「三十日前」 is translated from 「30日前」: the English says "30 days", which readers and
+    the number checks compare directly ("thirty days" states no number to check)."""
+    from rag.check.numbers import quantities_in_digits
+
+    assert quantities_in_digits("應於三十日前通報，五十人以上者") == "應於30日前通報，50人以上者"
+    assert quantities_in_digits("产假八星期，兩年內，十分鐘內") == "产假8星期，2年內，10分鐘內"
+    # Numerals that count nothing stay: an adverb, a share, an idiom, 一些.
+    for text in ("十分重要", "百分之七十", "千萬不要", "一些人", "第一"):
+        assert quantities_in_digits(text) == text
+    assert for_translation("投資 12.5 億美元，三十日內") == "投資 1.25 billion 美元，30日內"
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "ca.txt").write_text("憑證機構應於終止服務三十日前通報主管機關。", encoding="utf-8")
+    build_index(corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
+    retriever = Retriever(load_index(tmp_path / "idx"), HashEmbedder(), 0.3)
+    generator = ScriptedGenerator(
+        "憑證機構要提前幾天通報？",
+        "憑證機構應於終止服務三十日前通報主管機關[1]。",
+        "The certification authority must notify the authority 30 days before it stops.",
+    )
+    answer = Answerer(retriever, generator, top_k=1).ask(
+        "How many days in advance must a certification authority report it will stop?"
+    )
+    assert "30日前" in generator.prompts[2][0]["content"]
+    assert "30 days" in answer.answer
 
 
 def test_english_draft_that_the_passages_do_not_support_is_refused(retriever: Retriever) -> None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from rag.answer.translate import clean_translation, keeps_numbers, western_amounts
+from rag.answer.translate import clean_translation, for_translation, keeps_numbers
 from rag.answer.types import Answer
 from rag.check.sentences import CheckedSentence, CheckResult
 from rag.generate.base import Generator
@@ -56,7 +56,7 @@ def _into_english(generator: Generator, chinese: str, show: Callable[[str], None
     """A checked Chinese sentence in English, streamed to `show`; the sentence itself when the
     translation states a number it does not (12.5億 is 1.25 billion, not 12.5 billion)."""
     pieces: list[str] = []
-    for piece in _ask(generator, TRANSLATE_TO_ENGLISH.format(text=western_amounts(chinese))):
+    for piece in _ask(generator, TRANSLATE_TO_ENGLISH.format(text=for_translation(chinese))):
         pieces.append(piece)
         show(piece)
     english = clean_translation("".join(pieces))

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import re
 
-from rag.check.numbers import chinese_numerals_as_digits, numbers, passage_numbers
+from rag.check.numbers import (
+    chinese_numerals_as_digits,
+    numbers,
+    passage_numbers,
+    quantities_in_digits,
+)
 from rag.check.sentences import strip_markers
 from rag.textnorm import normalize_for_match
 
@@ -46,6 +51,14 @@ def western_amounts(text: str) -> str:
         return _in_english_scale(float(digits) * _SCALES[unit]) + " "
 
     return _CN_AMOUNT.sub(rewrite, text)
+
+
+def for_translation(chinese: str) -> str:
+    """A checked Chinese sentence as it is given to the model to translate into English: its
+    amounts in English scale (western_amounts) and its counted numbers in digits (「三十日前」
+    -> 「30日前」), so that the translation states them in digits ("30 days" rather than
+    "thirty days"), which the number checks and readers compare directly."""
+    return quantities_in_digits(western_amounts(chinese))
 
 
 def clean_translation(text: str) -> str:

@@ -72,6 +72,27 @@ _CN_QUANTITY = re.compile(
 )
 
 
+# What quantities_in_digits rewrites: _CN_QUANTITY less the words where numerals are no
+# number (十分 "very", 百分之 a share, 千萬 "by all means") and less 萬 and 億 (amounts are put
+# in English scale first, rag.answer.translate.western_amounts).
+_COUNTED = re.compile(
+    "([零〇一二两三四五六七八九十百千]{2,}|[二两三四五六七八九十百千])"
+    "(?=个|名|位|人|台|颗|座|所|项|件|种|次|倍|年|月|日|天|周|星期|岁|元|成|小时|分钟|秒|条|款)"
+)
+
+
+def quantities_in_digits(text: str) -> str:
+    """The text with each number in Chinese numerals that counts something written in digits,
+    in either script and otherwise unchanged: 「三十日前」 -> 「30日前」, 「五十人以上」 ->
+    「50人以上」; 「一些」, 「十分重要」 and 「百分之七十」 stay."""
+    folded = "".join((normalize_for_match(c) or c)[:1] for c in text)  # positions kept
+    out, at = [], 0
+    for m in _COUNTED.finditer(folded):
+        out += [text[at : m.start(1)], str(_cn_value(m.group(1)))]
+        at = m.end(1)
+    return "".join([*out, text[at:]])
+
+
 def stated_numbers(text: str) -> set[str]:
     """The numbers a sentence states: in digits, and in Chinese numerals before a measure
     word (「三百元」 states 300, 「十天」 10; 「一些」 states nothing). A sentence's numbers are
