@@ -432,6 +432,18 @@ def test_refusal_is_retried_without_the_way_out_and_the_retry_is_judged(
     assert record["refused_by"] == "support"
     assert record["sentences"][0]["dropped_by"] == "numbers_stated"
     assert answer.to_json()["sentences"][0]["dropped_by"] is None
+    # The user is told why: the number is in no passage.
+    assert invented.revision_note() == (
+        "not supported by the passages: a number it states is in none of them"
+    )
+    # A refusal by a rule says what the rule found; the JSON says it in words too.
+    costly = ScriptedGenerator(f"晶創26在TOP500排名第29名[{n}]。")
+    cost = Answerer(retriever, costly, top_k=3, rules=ONE_READING).ask("晶創26的建置成本是多少錢？")
+    assert cost.refused and cost.refused_by == "money_asked"
+    assert cost.revision_note() == (
+        "refused: the question asks for a sum and the answer states none"
+    )
+    assert cost.to_json()["refused_reason"] == cost.refused_reason != ""
 
 
 def test_refusal_phrase_stops_generation_early() -> None:

@@ -210,6 +210,7 @@ class Answerer:
         answer.sentences = verdict.checked.sentences if verdict.checked else []
         answer.relevance = verdict.relevance
         answer.refused_by = verdict.refused_by
+        answer.refused_reason = verdict.reason if verdict.refused else ""
         bridged = attempt.prompt.bridged
         if bridged:
             timings["draft_s"] = timings["generate_s"]

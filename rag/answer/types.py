@@ -33,6 +33,15 @@ class Citation:
         return {**fields, **self.location(), "text": self.text}
 
 
+# What a support rule that dropped a sentence (CheckedSentence.dropped_by) says to the user.
+_DROPPED = {
+    "numbers_stated": "a number it states is in none of them",
+    "chinese_numerals": "a number it states is in none of them",
+    "measure_words": "a number it states counts something else there",
+    "question_names": "they do not name what the question asks about",
+}
+
+
 @dataclass
 class Answer:
     question: str
@@ -56,15 +65,22 @@ class Answer:
     # that reading when all passages were read after it.
     read_alone: bool = False
     other_reply: str | None = None
-    # What refused it: "model", "support" or a rule of rag.check.catalog ("" if answered).
+    # What refused it: "model", "support" or a rule of rag.check.catalog ("" if answered),
+    # and why, in words ("the question asks for a sum and the answer states none").
     refused_by: str = ""
+    refused_reason: str = ""
     # The few words of the answer that fill the question's slot (rag.answer.direct), if any.
     direct: str | None = None
 
     def revision_note(self) -> str:
-        """Why the checked answer differs from the reply streamed while it was drafted."""
+        """Why the checked answer differs from the reply streamed while it was drafted: for a
+        refusal, what refused it (「81.55 PF」 for a construction cost: "the question asks for
+        a sum and the answer states none"; a number no passage states)."""
         if self.refused:
-            return "not supported by the passages"
+            if self.refused_by not in ("", "model", "support") and self.refused_reason:
+                return f"refused: {self.refused_reason}"
+            blamed = next((s.dropped_by for s in self.sentences if s.dropped_by in _DROPPED), "")
+            return "not supported by the passages" + (f": {_DROPPED[blamed]}" if blamed else "")
         if self.other_reply is not None and not is_refusal(self.other_reply):
             # The top passage's answer was shown, then refused by the checks (a refusal by
             # the model itself is never shown).
@@ -81,6 +97,7 @@ class Answer:
             "direct_answer": self.direct,
             "refused": self.refused,
             "refused_by": self.refused_by or None,
+            "refused_reason": self.refused_reason or None,
             "script": self.script,
             "mode": self.mode,
             "citations": [c.to_json() for c in self.citations],
