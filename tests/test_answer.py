@@ -145,6 +145,19 @@ def test_translation_that_rescales_an_amount_is_not_shown(retriever: Retriever) 
     assert answer.answer.startswith("晶創26在TOP500排名第29名[")
 
 
+def _one_document(tmp_path: Path, text: str, *replies: str) -> tuple[Answerer, ScriptedGenerator]:
+    """An Answerer over a corpus of one Chinese document, reading one passage, and the
+    scripted model it asks (for an English question: the translated question, the Chinese
+    draft, then the translation of each checked sentence)."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "doc.txt").write_text(text, encoding="utf-8")
+    build_index(corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
+    retriever = Retriever(load_index(tmp_path / "idx"), HashEmbedder(), 0.3)
+    generator = ScriptedGenerator(*replies)
+    return Answerer(retriever, generator, top_k=1), generator
+
+
 def test_amounts_are_put_in_english_scale_before_translation(tmp_path: Path) -> None:
     assert western_amounts("計畫投資 12.5 億美元，至少一萬顆 GPU") == (
         "計畫投資 1.25 billion 美元，至少10,000 顆 GPU"
@@ -154,17 +167,14 @@ def test_amounts_are_put_in_english_scale_before_translation(tmp_path: Path) -> 
     )
     # Idioms and 萬億 are no amounts to rewrite.
     assert western_amounts("千萬不要，十萬火急，3萬億") == "千萬不要，十萬火急，3萬億"
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "india.txt").write_text("印度計畫投資12.5億美元建造超級電腦。", encoding="utf-8")
-    build_index(corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
-    retriever = Retriever(load_index(tmp_path / "idx"), HashEmbedder(), 0.3)
-    generator = ScriptedGenerator(
+    answerer, generator = _one_document(
+        tmp_path,
+        "印度計畫投資12.5億美元建造超級電腦。",
         "印度投資多少？",
         "印度計畫投資12.5億美元建造超級電腦[1]。",
         "India plans to invest 1.25 billion US dollars in a supercomputer.",
     )
-    answer = Answerer(retriever, generator, top_k=1).ask("How much is India investing?")
+    answer = answerer.ask("How much is India investing?")
     assert "1.25 billion 美元" in generator.prompts[2][0]["content"]
     assert answer.answer == "India plans to invest 1.25 billion US dollars in a supercomputer[1]."
 
@@ -180,17 +190,14 @@ def test_counted_numbers_are_given_in_digits_for_translation(tmp_path: Path) -> 
     for text in ("十分重要", "百分之七十", "千萬不要", "一些人", "第一"):
         assert quantities_in_digits(text) == text
     assert for_translation("投資 12.5 億美元，三十日內") == "投資 1.25 billion 美元，30日內"
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "ca.txt").write_text("憑證機構應於終止服務三十日前通報主管機關。", encoding="utf-8")
-    build_index(corpus, tmp_path / "idx", HashEmbedder(), 60, 0)
-    retriever = Retriever(load_index(tmp_path / "idx"), HashEmbedder(), 0.3)
-    generator = ScriptedGenerator(
+    answerer, generator = _one_document(
+        tmp_path,
+        "憑證機構應於終止服務三十日前通報主管機關。",
         "憑證機構要提前幾天通報？",
         "憑證機構應於終止服務三十日前通報主管機關[1]。",
         "The certification authority must notify the authority 30 days before it stops.",
     )
-    answer = Answerer(retriever, generator, top_k=1).ask(
+    answer = answerer.ask(
         "How many days in advance must a certification authority report it will stop?"
     )
     assert "30日前" in generator.prompts[2][0]["content"]
