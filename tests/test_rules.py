@@ -34,6 +34,9 @@ def test_unknown_rule_names_are_refused_with_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="no_such_rule"):
         load_settings(env={"RAG_RULES_OFF": "no_such_rule"})
     assert load_settings(env={"RAG_RULES_OFF": "retry"}).rules_off == "retry"
+    # A removed rule is off already: naming it (a rag.toml of an older version) is no error.
+    assert RuleSet.parse("cross_language, retry").off == {"retry"}
+    assert "cross_language" not in RULES
 
 
 def test_a_verdict_rule_refuses_only_while_it_is_on() -> None:

@@ -135,6 +135,11 @@ RULES: dict[str, Rule] = {
 }
 
 
+# Rules removed (above): naming one in `rules_off` asks for what is already so, and is no error,
+# so that a rag.toml written for an older version still loads.
+REMOVED_RULES = frozenset({"number_topic", "day_asked", "cross_language"})
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """Which rules are on; all are unless named in `off`."""
@@ -151,7 +156,7 @@ class RuleSet:
     @classmethod
     def parse(cls, text: str) -> RuleSet:
         """From a comma-separated list of rule names to switch off (the `rules_off` setting)."""
-        names = {n.strip() for n in text.split(",") if n.strip()}
+        names = {n.strip() for n in text.split(",") if n.strip()} - REMOVED_RULES
         unknown = sorted(names - set(RULES))
         if unknown:
             raise ConfigError(
