@@ -66,19 +66,15 @@ def passage_numbers(text: str) -> set[str]:
 
 # A number in Chinese numerals that counts something: two or more numerals, or one other than
 # 一 (一個, 一些, 一起 are mostly words), before a measure word or unit.
-_CN_QUANTITY = re.compile(
-    "([零〇一二两三四五六七八九十百千]{2,}|[二两三四五六七八九十百千])"
-    "(?=[万亿]|个|名|位|人|台|颗|座|所|项|件|种|次|倍|年|月|日|天|周|星期|岁|元|成|小时|分|秒|条|款)"
-)
+_CN_RUN = "([零〇一二两三四五六七八九十百千]{2,}|[二两三四五六七八九十百千])"
+_UNITS = "个|名|位|人|台|颗|座|所|项|件|种|次|倍|年|月|日|天|周|星期|岁|元|成|小时|秒|条|款"
+_CN_QUANTITY = re.compile(f"{_CN_RUN}(?=[万亿]|{_UNITS}|分)")
 
 
 # What quantities_in_digits rewrites: _CN_QUANTITY less the words where numerals are no
-# number (十分 "very", 百分之 a share, 千萬 "by all means") and less 萬 and 億 (amounts are put
-# in English scale first, rag.answer.translate.western_amounts).
-_COUNTED = re.compile(
-    "([零〇一二两三四五六七八九十百千]{2,}|[二两三四五六七八九十百千])"
-    "(?=个|名|位|人|台|颗|座|所|项|件|种|次|倍|年|月|日|天|周|星期|岁|元|成|小时|分钟|秒|条|款)"
-)
+# number (十分 "very", 百分之 a share, 千萬 "by all means": 分 only as 分鐘) and less 萬 and 億
+# (amounts are put in English scale first, rag.answer.translate.western_amounts).
+_COUNTED = re.compile(f"{_CN_RUN}(?=分钟|{_UNITS})")
 
 
 def quantities_in_digits(text: str) -> str:
