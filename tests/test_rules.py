@@ -9,6 +9,7 @@ import pytest
 from rag.answer.answerer import Answerer
 from rag.check.catalog import ALL_ON, RULES, RuleSet
 from rag.check.judge import judge
+from rag.check.lines import cut_copied_lines
 from rag.check.support import check_citations
 from rag.embed.embedder import HashEmbedder
 from rag.errors import ConfigError
@@ -170,3 +171,38 @@ def test_an_answer_that_adds_nothing_to_the_question_is_refused() -> None:
     assert judge(question, "traditional", reply, [passage]).refused_by == "adds_nothing"
     off = RuleSet.parse("adds_nothing")
     assert not judge(question, "traditional", reply, [passage], rules=off).refused
+
+
+SLIDE = (
+    "台灣AI競爭力的戰略定位與實踐\n\nPeter Wu (吳漢章), Ph.D.\n\n台智雲 總經理\n\n"
+    "TCA AI大聯盟 會長\n\n2025~2026是定位台灣AI競爭力的關鍵年份"
+)
+BLOCK = (
+    "吳漢章 (吳漢章), Ph.D. 台智雲 總經理 TCA AI大聯盟 會長 2025~2026是定位台灣AI競爭力的關鍵年份"
+)
+
+
+def test_a_copied_title_block_ends_at_the_line_the_question_is_about() -> None:
+    question = "台智雲的總經理是誰？"
+    verdict = judge(question, "traditional", f"{BLOCK} [1]", [SLIDE])
+    assert verdict.kept.answer == "吳漢章 (吳漢章), Ph.D. 台智雲 總經理[1]"
+    whole = judge(question, "traditional", f"{BLOCK} [1]", [SLIDE], rules=RuleSet({"copied_lines"}))
+    assert whole.kept.answer == f"{BLOCK}[1]"
+
+
+def test_copied_lines_are_not_cut_when_the_cut_loses_what_is_asked() -> None:
+    slide = "台智雲 員工\n\n超過 150 人\n\n語音及 AI技術專家團隊"
+    # The count asked for is on the line after the question's words: the cut would lose it,
+    # so the answer is kept whole.
+    assert (
+        cut_copied_lines("台智雲 員工 超過 150 人", [slide], "台智雲的員工有多少人？")
+        == "台智雲 員工"
+    )
+    verdict = judge("台智雲的員工有多少人？", "traditional", "台智雲 員工 超過 150 人 [1]", [slide])
+    assert verdict.kept.answer == "台智雲 員工 超過 150 人[1]"
+    # Prose (lines that end sentences) and a sentence that does not end with the lines: uncut.
+    prose = "台智雲的總經理是吳漢章。\n他也是TCA AI大聯盟會長。"
+    verdict = judge(
+        "台智雲的總經理是誰？", "traditional", f"{prose.replace(chr(10), '')} [1]", [prose]
+    )
+    assert "會長" in verdict.kept.answer

@@ -99,6 +99,13 @@ RULES: dict[str, Rule] = {
             "「台智雲總經理吳漢章」 does not say who chairs 台智雲.",
         ),
         Rule(
+            "copied_lines",
+            "verdict",
+            "A run of a passage's short lines copied whole (a slide's title block) ends at the "
+            "last line the question is about, if the answer so cut still gives what the "
+            "question asks: 「吳漢章 (吳漢章), Ph.D. 台智雲 總經理」, not the whole block.",
+        ),
+        Rule(
             "copy_repair",
             "draft",
             "A character the model miscopied from a passage (one byte off) is put back before "
