@@ -551,3 +551,15 @@ def test_refusal_begun_then_abandoned_is_cut(english_retriever: Retriever) -> No
     shown = f"[{n}] SuedLink will cost about 10 billion euros."
     assert "".join(streamed) == shown and answer.raw_answer == shown
     assert answer.answer == f"SuedLink will cost about 10 billion euros[{n}]."
+
+
+def test_a_copied_title_block_is_shown_cut_and_json_says_so(tmp_path: Path) -> None:
+    answerer, _ = _one_document(
+        tmp_path,
+        "Peter Wu (吳漢章), Ph.D.\n\n台智雲 總經理\n\nTCA AI大聯盟 會長",
+        "Who is the general manager of Taiwan AI Cloud?",  # searched in English too
+        "吳漢章 (吳漢章), Ph.D. 台智雲 總經理 TCA AI大聯盟 會長 [1]",
+    )
+    answer = answerer.ask("台智雲的總經理是誰？")
+    assert answer.answer == "吳漢章 (吳漢章), Ph.D. 台智雲 總經理[1]"
+    assert [s["cut_by"] for s in answer.to_json()["sentences"]] == ["copied_lines"]

@@ -186,8 +186,9 @@ def test_a_copied_title_block_ends_at_the_line_the_question_is_about() -> None:
     question = "台智雲的總經理是誰？"
     verdict = judge(question, "traditional", f"{BLOCK} [1]", [SLIDE])
     assert verdict.kept.answer == "吳漢章 (吳漢章), Ph.D. 台智雲 總經理[1]"
+    assert [s.cut_by for s in verdict.kept.sentences] == ["copied_lines"]
     whole = judge(question, "traditional", f"{BLOCK} [1]", [SLIDE], rules=RuleSet({"copied_lines"}))
-    assert whole.kept.answer == f"{BLOCK}[1]"
+    assert whole.kept.answer == f"{BLOCK}[1]" and whole.kept.sentences[0].cut_by == ""
 
 
 def test_copied_lines_are_not_cut_when_the_cut_loses_what_is_asked() -> None:

@@ -109,6 +109,7 @@ class Answer:
                     "repaired": s.repaired,
                     "support": round(s.support, 3),
                     "dropped_by": s.dropped_by or None,
+                    "cut_by": s.cut_by or None,
                 }
                 for s in self.sentences
             ],

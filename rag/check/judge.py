@@ -82,7 +82,7 @@ def _cut_lines(
     for s in checked.sentences:
         cited = [passages[n - 1] for n in s.citations]
         cut = cut_copied_lines(s.text, cited, question) if s.supported and cited else None
-        sentences.append(replace(s, text=cut) if cut else s)
+        sentences.append(replace(s, text=cut, cut_by="copied_lines") if cut else s)
     if all(a is b for a, b in zip(sentences, checked.sentences, strict=True)):
         return checked
     shorter = CheckResult(sentences, checked.dropped_markers)

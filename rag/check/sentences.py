@@ -31,6 +31,9 @@ class CheckedSentence:
     # which a passage would have supported it, else "support" (no window of any passage holds
     # enough of its words); "" for a sentence that is kept.
     dropped_by: str = ""
+    # The rule that cut a kept sentence short of what the model wrote (copied_lines); "" if
+    # none did.
+    cut_by: str = ""
 
 
 @dataclass

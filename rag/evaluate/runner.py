@@ -222,6 +222,7 @@ def run_answers(
                         "citations": s.citations,
                         "supported": s.supported,
                         "dropped_by": s.dropped_by or None,
+                        "cut_by": s.cut_by or None,
                     }
                     for s in answer.sentences
                 ],
