@@ -52,6 +52,12 @@ def normalize_for_match(text: str) -> str:
     return to_simplified(fold_width(text).lower())
 
 
+def match_in_place(text: str) -> str:
+    """The matching form (`normalize_for_match`) character by character, one character for
+    each of `text`'s, so that a position found in it is the same position in `text`."""
+    return "".join((normalize_for_match(c) or c)[:1] for c in text)
+
+
 def spaceless(text: str) -> str:
     """The matching form (`normalize_for_match`) with every space removed."""
     return "".join(normalize_for_match(text).split())

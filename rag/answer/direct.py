@@ -19,7 +19,7 @@ from difflib import Match, SequenceMatcher
 
 from rag.check.sentences import split_sentences, strip_markers
 from rag.segment import pos_tagger
-from rag.textnorm import has_han, normalize_for_match
+from rag.textnorm import has_han, match_in_place
 
 # On the folded (Simplified) question: the question word, with the measure word that may
 # follow it (哪一个, 几年, 多少). Not 好几/十几 (several), 如何/任何, nor 何况/何必.
@@ -66,11 +66,6 @@ def direct_answer(question: str, answer: str) -> str | None:
     return None
 
 
-def _fold(text: str) -> str:
-    """Character by character, so that positions match the original text."""
-    return "".join((normalize_for_match(c) or c)[:1] for c in text)
-
-
 def _kind_length(folded: str, at: int) -> int:
     """Characters of the nouns and measure words right after the question word: the kind of
     thing asked for (世纪 in 哪一个世纪, 倍 in 几倍, 政府基金 in 哪个政府基金); not 第一次."""
@@ -84,7 +79,7 @@ def _kind_length(folded: str, at: int) -> int:
 
 def _asked(question: str) -> _Asked | None:
     """The question's slot, or None when its answer is no phrase."""
-    asked = re.sub("[呢吗啊]$", "", _fold(question.strip().rstrip("？?。！! ")))
+    asked = re.sub("[呢吗啊]$", "", match_in_place(question.strip().rstrip("？?。！! ")))
     if _NOT_A_PHRASE.search(asked) or ("为何" in asked and not asked.endswith("为何")):
         return None  # 為何 inside a question asks why; at its end, what
     words = list(_ASKING.finditer(asked))
@@ -101,7 +96,7 @@ def _asked(question: str) -> _Asked | None:
 
 
 def _slot(q: _Asked, sentence: str) -> str | None:
-    said = _fold(sentence)
+    said = match_in_place(sentence)
     blocks = [
         b
         for b in SequenceMatcher(None, q.asked, said, autojunk=False).get_matching_blocks()
@@ -188,7 +183,7 @@ def _subject(sentence: str, blocks: list[Match], q: _Asked) -> str | None:
         return None
     # What the question says, less the kind it asks for (無脊椎動物 may repeat 動物).
     said = q.asked[end + kind :]
-    folded = _fold(head)
+    folded = match_in_place(head)
     if any(folded[i : i + ANCHOR] in said for i in range(len(folded) - ANCHOR + 1)):
         return None
     return _phrase(_COPULA.sub("", head))
@@ -206,11 +201,11 @@ def _phrase(text: str) -> str | None:
     found = text.strip(" 、「」『』\"'")
     if len(found) > 2 and found.endswith("的"):
         found = found[:-1].rstrip()  # 「一種叫做 SipHash 的」 (雜湊函式)
-    if len(found) > 1 and _fold(found[0]) in _LEAD:
+    if len(found) > 1 and match_in_place(found[0]) in _LEAD:
         found = found[1:].lstrip()
     if not found or len(found) > LONGEST or _PUNCTUATION.search(found):
         return None
-    if _fold(found[0]) in _CUT_START or _fold(found[-1]) in _CUT_END:
+    if match_in_place(found[0]) in _CUT_START or match_in_place(found[-1]) in _CUT_END:
         return None
     if len(found) == 1 and has_han(found):
         return None  # 「就」: a word of the sentence, not an answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from rag.textnorm import normalize_for_match
+from rag.textnorm import match_in_place, normalize_for_match
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -81,7 +81,7 @@ def quantities_in_digits(text: str) -> str:
     """The text with each number in Chinese numerals that counts something written in digits,
     in either script and otherwise unchanged: 「三十日前」 -> 「30日前」, 「五十人以上」 ->
     「50人以上」; 「一些」, 「十分重要」 and 「百分之七十」 stay."""
-    folded = "".join((normalize_for_match(c) or c)[:1] for c in text)  # positions kept
+    folded = match_in_place(text)
     out, at = [], 0
     for m in _COUNTED.finditer(folded):
         out += [text[at : m.start(1)], str(_cn_value(m.group(1)))]
