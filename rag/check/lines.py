@@ -44,7 +44,8 @@ def cut_copied_lines(sentence: str, passages: Sequence[str], question: str) -> s
     asked = grams(question)
     for passage in passages:
         lines = [line for line in passage.splitlines() if _WORDY.search(line)]
-        copied = [len(spaceless(line)) >= 2 and spaceless(line) in flat for line in lines]
+        forms = [spaceless(line) for line in lines]  # each line as compared with the sentence
+        copied = [len(form) >= 2 and form in flat for form in forms]
         start = 0
         while start < len(lines):
             if not copied[start]:
@@ -53,14 +54,14 @@ def cut_copied_lines(sentence: str, passages: Sequence[str], question: str) -> s
             end = start
             while end + 1 < len(lines) and copied[end + 1]:
                 end += 1
-            run = lines[start : end + 1]
+            run, run_forms = lines[start : end + 1], forms[start : end + 1]
             start = end + 1
-            if len(run) < 2 or any(spaceless(line).endswith(_SENTENCE_END) for line in run):
+            if len(run) < 2 or any(form.endswith(_SENTENCE_END) for form in run_forms):
                 continue
             about = [n for n, line in enumerate(run) if grams(line) & asked]
             if not about:
                 continue
-            tail = "".join(spaceless(line) for line in run[about[-1] + 1 :])
+            tail = "".join(run_forms[about[-1] + 1 :])
             if tail and flat.endswith(tail) and len(flat) > len(tail):
                 return body[: _offset(body, len(flat) - len(tail))].rstrip()
     return None
